@@ -1,0 +1,91 @@
+// The configuration schema: the single source of truth for every key, its
+// default and its check. Each key can also be set by an environment variable
+// derived from its path (see env.ts), e.g. store.encryptionKey ->
+// PONTE_STORE_ENCRYPTION_KEY. The annotated example is config/ponte.example.yaml.
+import { z } from 'zod';
+
+const port = z.number().int().min(1, 'must be a port number (1-65535)').max(65535, 'must be a port number (1-65535)');
+
+// A DNS name as XMPP servers accept for components: labels of letters, digits, '-' and '_'.
+const domain = z
+  .string()
+  .min(1)
+  .regex(/^(?=.{1,253}$)([A-Za-z0-9_-]{1,63})(\.[A-Za-z0-9_-]{1,63})*$/, 'must be a domain name such as irc.example.org');
+
+/** A config section that may be left out entirely; its keys' defaults then apply. */
+const section = <T extends z.ZodObject>(schema: T) => schema.prefault({} as z.input<T>);
+
+/** A required string whose absence is explained, not just reported as a type error. */
+const required = (why: string) =>
+  z.string({ error: (issue) => (issue.input === undefined ? `is required: ${why}` : 'must be a string') });
+
+const network = (defaultDomain: string) =>
+  z.strictObject({
+    /** Whether ponte serves this network at all. */
+    enabled: z.boolean().default(true),
+    /** The component domain XMPP users address, e.g. irc.example.org. */
+    domain: domain.default(defaultDomain),
+    /** The component secret for this domain, when it differs from xmpp.secret. */
+    secret: z.string().min(1).optional(),
+  });
+
+export const configSchema = z.strictObject({
+  xmpp: section(
+    z.strictObject({
+      /** Host of the XMPP server's component port (XEP-0114). */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** The XMPP server's component port. */
+      port: port.default(5347),
+      /** The shared component secret (Prosody: component_secret; ejabberd: password). */
+      secret: required('the component secret shared with the XMPP server').min(1, 'must not be empty'),
+      /** Reconnect backoff for the component connections, in milliseconds. */
+      reconnectInitialMs: z.number().int().min(10).default(250),
+      reconnectMaxMs: z.number().int().min(100).default(30_000),
+    }),
+  ),
+  networks: section(
+    z.strictObject({
+      irc: section(network('irc.localhost')),
+      matrix: section(network('matrix.localhost')),
+    }),
+  ),
+  store: section(
+    z.strictObject({
+      /** postgres://user:password@host:port/database. Without it, the embedded PGlite store in dataDir is used. */
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+        .optional(),
+      /** Directory of the embedded PGlite database (used when url is not set). */
+      dataDir: z.string().min(1).default('./data/pglite'),
+      /** Key that encrypts stored network credentials; at least 16 characters. Keep it: without it they cannot be read. */
+      encryptionKey: required('a secret of at least 16 characters that encrypts stored credentials').min(16, 'must be at least 16 characters long'),
+    }),
+  ),
+  http: section(
+    z.strictObject({
+      /** Address of the HTTP server (/health, /metrics). Loopback by default. */
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+    }),
+  ),
+  log: section(
+    z.strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** auto: readable on a terminal, JSON lines otherwise. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    }),
+  ),
+  /** Bare JIDs that get the admin commands. */
+  admins: z.array(z.string().regex(/^[^@/\s]+@[^@/\s]+$/, 'must be a bare JID such as admin@example.org')).default([]),
+  shutdown: section(
+    z.strictObject({
+      /** Said to IRC servers and shown in presence status when ponte stops. */
+      message: z.string().min(1).default('ponte is shutting down'),
+      /** Longest time the graceful shutdown may take before the process exits anyway. */
+      timeoutMs: z.number().int().min(100).default(10_000),
+    }),
+  ),
+});
+
+export type Config = z.infer<typeof configSchema>;
