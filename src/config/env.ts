@@ -1,7 +1,9 @@
 // Environment-variable overrides, derived from the schema so that every key
 // has one and the list can never drift: the path xmpp.secret becomes
 // PONTE_XMPP_SECRET, store.encryptionKey PONTE_STORE_ENCRYPTION_KEY. Lists are
-// comma-separated; booleans are true/false (also 1/0, yes/no).
+// comma-separated; booleans are true/false (also 1/0, yes/no). A variable set
+// to the empty string clears the key, so its default applies (e.g. an empty
+// PONTE_STORE_URL selects the embedded store over a URL in the file).
 import type { z } from 'zod';
 import { configSchema } from './schema.js';
 
@@ -83,7 +85,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): { values: Record<string, u
     for (const part of key.path.slice(0, -1)) {
       node = (node[part] ??= {}) as Record<string, unknown>;
     }
-    node[key.path[key.path.length - 1]!] = convert(raw, key.kind);
+    node[key.path[key.path.length - 1]!] = raw === '' ? undefined : convert(raw, key.kind);
   }
   return { values, used };
 }

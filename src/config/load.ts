@@ -20,6 +20,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) {
+      delete out[key];
+      continue;
+    }
     out[key] = isPlainObject(value) && isPlainObject(out[key]) ? merge(out[key] as Record<string, unknown>, value) : value;
   }
   return out;
