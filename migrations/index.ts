@@ -1,0 +1,9 @@
+// Every migration, in order. Imported explicitly (no file globs): the code runs
+// from TypeScript through tsx and compiled from dist/, and a glob would have to
+// know which. A new migration is a new file `<Date.now()>-<name>.ts` whose
+// class is `<Name><timestamp>` with a matching `name`, added to this list.
+// Never edit a migration that was released: add another.
+import type { MigrationInterface } from 'typeorm';
+import { Initial1795306300202 } from './1795306300202-initial.js';
+
+export const migrations: Array<new () => MigrationInterface> = [Initial1795306300202];
