@@ -15,6 +15,7 @@ import { Metrics } from './metrics.js';
 import { NETWORKS, type NetworkName } from './networks/registry.js';
 import { openStore, type Store } from './store/index.js';
 import { ComponentConnection } from './xmpp/component.js';
+import { StanzaRouter } from './xmpp/router.js';
 import { registerServiceHandlers } from './xmpp/service.js';
 
 export interface PonteOptions {
@@ -26,6 +27,7 @@ export interface PonteOptions {
 export class Ponte {
   readonly components = new Map<NetworkName, ComponentConnection>();
   readonly sessions = new SessionRegistry();
+  readonly router = new StanzaRouter();
   readonly metrics: Metrics;
   readonly log: Logger;
   private http: FastifyInstance | null = null;
@@ -89,9 +91,9 @@ export class Ponte {
           secret: settings.secret ?? config.xmpp.secret,
           backoff: { initialMs: config.xmpp.reconnectInitialMs, maxMs: config.xmpp.reconnectMaxMs },
         },
-        { log: this.log, metrics: this.metrics },
+        { log: this.log, metrics: this.metrics, router: this.router },
       );
-      registerServiceHandlers(component, NETWORKS[name]);
+      registerServiceHandlers(this.router, settings.domain, NETWORKS[name]);
       component.on('online', () => {
         if ([...this.components.values()].every((c) => c.connected)) this.wasReady = true;
       });

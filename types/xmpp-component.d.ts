@@ -79,7 +79,7 @@ declare module '@xmpp/component' {
     status: string;
     jid: JID | null;
     options: { service: string; domain: string };
-    middleware: { use(fn: Middleware): Middleware; filter(fn: Middleware): Middleware };
+    middleware: { use(fn: Middleware): Middleware };
     iqCallee: {
       get(ns: string, name: string, handler: (ctx: IncomingContext, next: () => Promise<unknown>) => unknown): void;
       set(ns: string, name: string, handler: (ctx: IncomingContext, next: () => Promise<unknown>) => unknown): void;

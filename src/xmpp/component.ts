@@ -1,8 +1,10 @@
 // One XEP-0114 component connection (one per gateway domain), as a small typed
 // facade over @xmpp/component. Nothing outside src/xmpp/ sees xmpp.js objects.
 //
-// - IQs are routed by (type, namespace, element name) through xmpp.js iqCallee;
-//   messages and presences go to one handler each.
+// - Incoming stanzas go to the handlers of the StanzaRouter (router.ts), by
+//   the domain they are addressed to. IQs pass through xmpp.js' iqCallee
+//   framing: a malformed query gets bad-request, an unrouted one
+//   service-unavailable, a returned element becomes the result.
 // - Every handler runs inside the single error boundary (errors.ts): what it
 //   throws becomes a stanza error to the sender, and the connection goes on.
 // - The connection comes back by itself with exponential backoff and full
@@ -14,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { errorReply, toStanzaError } from './errors.js';
 import { PresenceTracker } from './presence-tracker.js';
+import type { InboundStanza, StanzaRouter } from './router.js';
 import { createComponent, stanzaKind, type Element } from './stanza.js';
 
 export interface ComponentSettings {
@@ -30,30 +33,6 @@ export interface ComponentSettings {
   maxQueued?: number;
 }
 
-export interface IqRequest {
-  from: string;
-  to: string;
-  id: string;
-  type: 'get' | 'set';
-  /** The single child element of the iq. */
-  payload: Element;
-  stanza: Element;
-}
-
-/** Returns the result payload, or nothing for an empty result. Throw GatewayError for an error reply. */
-export type IqHandler = (iq: IqRequest) => Promise<Element | undefined | void> | Element | undefined | void;
-
-export interface InboundStanza {
-  kind: 'message' | 'presence';
-  from: string;
-  to: string;
-  /** The type attribute, with RFC 6120 defaults filled in ('normal' for message, 'available' for presence). */
-  type: string;
-  id: string | undefined;
-  stanza: Element;
-}
-export type StanzaHandler = (stanza: InboundStanza) => Promise<void> | void;
-
 export type ConnectionState = 'offline' | 'connecting' | 'online' | 'stopped';
 
 export class ComponentConnection extends EventEmitter<{ online: []; offline: [reason: string] }> {
@@ -64,7 +43,7 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
   private readonly backoff: { initialMs: number; maxMs: number };
   private readonly attemptTimeoutMs: number;
   private readonly maxQueued: number;
-  private readonly handlers: { message?: StanzaHandler; presence?: StanzaHandler } = {};
+  private readonly router: StanzaRouter;
   private readonly queue: Element[] = [];
   private readonly presences = new PresenceTracker();
   private stateValue: ConnectionState = 'offline';
@@ -73,8 +52,9 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
   private attemptTimer: NodeJS.Timeout | null = null;
   private lastError = '';
 
-  constructor(settings: ComponentSettings, deps: { log: Logger; metrics: Metrics }) {
+  constructor(settings: ComponentSettings, deps: { log: Logger; metrics: Metrics; router: StanzaRouter }) {
     super();
+    this.router = deps.router;
     this.domain = settings.domain;
     this.log = deps.log.child({ component: settings.domain });
     this.metrics = deps.metrics;
@@ -96,17 +76,41 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
       if (kind) this.metrics.stanzasIn.inc({ kind, domain: this.domain });
       return next();
     });
-    this.xmpp.middleware.filter((ctx, next) => {
-      const kind = stanzaKind(ctx.stanza.name);
+    // xmpp.js 0.13's outgoing middleware (filter) is never invoked by its
+    // connection; the `send` event fires for every stanza written.
+    this.xmpp.on('send', (element: Element) => {
+      const kind = stanzaKind(element.name);
       if (kind) this.metrics.stanzasOut.inc({ kind, domain: this.domain });
-      this.presences.observe(ctx.stanza);
-      return next();
+      this.presences.observe(element);
     });
+    // Runs inside iqCallee's handler for IQs (the factory installed it first),
+    // so what this returns for an iq becomes the result or error reply.
     this.xmpp.middleware.use(async (ctx, next) => {
       const { stanza } = ctx;
-      if (stanza.name !== 'message' && stanza.name !== 'presence') return next();
-      await this.dispatch(stanza.name, stanza);
-      return undefined;
+      if (stanza.name === 'iq') {
+        const type = stanza.attrs.type;
+        if ((type !== 'get' && type !== 'set') || !ctx.element) return next();
+        const handler = this.router.iqHandler(stanza.attrs.to ?? this.domain, type, ctx.element);
+        if (!handler) return next(); // iqCallee answers service-unavailable
+        try {
+          const result = await handler({
+            from: stanza.attrs.from ?? '',
+            to: stanza.attrs.to ?? this.domain,
+            id: stanza.attrs.id ?? '',
+            type,
+            payload: ctx.element,
+            stanza,
+          });
+          return result ?? true;
+        } catch (err) {
+          return this.errorElement(err, stanza);
+        }
+      }
+      if (stanza.name === 'message' || stanza.name === 'presence') {
+        await this.dispatch(stanza.name, stanza);
+        return undefined;
+      }
+      return next();
     });
 
     this.xmpp.on('online', () => this.onOnline());
@@ -128,33 +132,6 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
   /** Why the connection is not online, for /health. */
   get lastErrorText(): string {
     return this.lastError;
-  }
-
-  onIq(type: 'get' | 'set', ns: string, name: string, handler: IqHandler): void {
-    this.xmpp.iqCallee[type](ns, name, async (ctx) => {
-      const stanza = ctx.stanza;
-      try {
-        const result = await handler({
-          from: stanza.attrs.from ?? '',
-          to: stanza.attrs.to ?? this.domain,
-          id: stanza.attrs.id ?? '',
-          type,
-          payload: ctx.element!,
-          stanza,
-        });
-        return result ?? true;
-      } catch (err) {
-        return this.errorElement(err, stanza);
-      }
-    });
-  }
-
-  onMessage(handler: StanzaHandler): void {
-    this.handlers.message = handler;
-  }
-
-  onPresence(handler: StanzaHandler): void {
-    this.handlers.presence = handler;
   }
 
   /** Sends now, or queues until the connection is back. */
@@ -219,7 +196,8 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
 
   private async dispatch(kind: 'message' | 'presence', stanza: Element): Promise<void> {
     const type = stanza.attrs.type ?? (kind === 'message' ? 'normal' : 'available');
-    const handler = this.handlers[kind];
+    const inbound: InboundStanza = { kind, from: stanza.attrs.from ?? '', to: stanza.attrs.to ?? this.domain, type, id: stanza.attrs.id, stanza };
+    const handler = this.router.stanzaHandler(inbound.to, kind);
     try {
       if (!handler) {
         // Nothing here handles messages yet: say so rather than drop silently.
@@ -228,7 +206,7 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
         }
         return;
       }
-      await handler({ kind, from: stanza.attrs.from ?? '', to: stanza.attrs.to ?? this.domain, type, id: stanza.attrs.id, stanza });
+      await handler(inbound);
     } catch (err) {
       // Never answer an error with an error (RFC 6120 §8.3.1).
       if (type === 'error') {

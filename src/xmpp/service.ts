@@ -4,7 +4,7 @@
 // until then they are honestly unknown (item-not-found).
 import { GatewayError } from '../core/errors.js';
 import type { Network } from '../networks/types.js';
-import type { ComponentConnection, IqRequest } from './component.js';
+import type { IqRequest, StanzaRouter } from './router.js';
 import { VERSION } from '../version.js';
 import { NS } from './namespaces.js';
 import { parseJid, xml } from './stanza.js';
@@ -25,10 +25,8 @@ function requireDomainItself(iq: IqRequest, domain: string): void {
   if (to.domain !== domain) throw new GatewayError('item-not-found', `${iq.to} is not served here.`);
 }
 
-export function registerServiceHandlers(component: ComponentConnection, network: Network): void {
-  const domain = component.domain;
-
-  component.onIq('get', NS.discoInfo, 'query', (iq) => {
+export function registerServiceHandlers(router: StanzaRouter, domain: string, network: Network): void {
+  router.onIq(domain, 'get', NS.discoInfo, 'query', (iq) => {
     requireDomainItself(iq, domain);
     if (iq.payload.attrs.node) throw new GatewayError('item-not-found', `No such node: ${iq.payload.attrs.node}`);
     const features = [...new Set([...GATEWAY_FEATURES, ...network.features])].sort();
@@ -40,18 +38,18 @@ export function registerServiceHandlers(component: ComponentConnection, network:
     );
   });
 
-  component.onIq('get', NS.discoItems, 'query', (iq) => {
+  router.onIq(domain, 'get', NS.discoItems, 'query', (iq) => {
     requireDomainItself(iq, domain);
     return xml('query', { xmlns: NS.discoItems });
   });
 
-  component.onIq('get', NS.ping, 'ping', () => undefined);
+  router.onIq(domain, 'get', NS.ping, 'ping', () => undefined);
 
-  component.onIq('get', NS.version, 'query', () =>
+  router.onIq(domain, 'get', NS.version, 'query', () =>
     xml('query', { xmlns: NS.version }, xml('name', {}, 'ponte'), xml('version', {}, VERSION)),
   );
 
-  component.onIq('get', NS.time, 'time', () => {
+  router.onIq(domain, 'get', NS.time, 'time', () => {
     const now = new Date();
     return xml('time', { xmlns: NS.time }, xml('tzo', {}, 'Z'), xml('utc', {}, now.toISOString().replace(/\.\d{3}Z$/, 'Z')));
   });
