@@ -3,7 +3,7 @@
 // on its output (or a file), never a sleep. Stop sends SIGTERM, then SIGKILL
 // after a grace period, and waits for the exit, so a test leaves nothing behind.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, createWriteStream, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, createWriteStream, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -88,8 +88,65 @@ export function startProcess(
   return proc;
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Wait until every string in `ready` has appeared in the output (or in
+ * `logFile`). If `failure` shows up first (e.g. "address already in use"), or
+ * the process exits with it in its output, throw at once an Error whose `code`
+ * is 'EADDRINUSE', so a caller can retry on other ports.
+ */
+export async function waitReady(
+  proc: ServerProcess,
+  ready: string[],
+  failure: RegExp,
+  timeoutMs = 20_000,
+  logFile?: string,
+): Promise<void> {
+  const all = ready.map((text) => `(?=[\\s\\S]*${escapeRegExp(text)})`).join('');
+  const pattern = new RegExp(`^${all}|${failure.source}`, failure.flags.replace('g', ''));
+  const text = () => proc.output() + (logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  const fail = (cause?: unknown) => {
+    const out = text();
+    const match = failure.exec(out);
+    if (!match) return null;
+    const err = new Error(`${proc.name} could not bind: ${match[0]}\n${out.slice(-3000)}`, { cause }) as Error & { code: string };
+    err.code = 'EADDRINUSE';
+    return err;
+  };
+  try {
+    await proc.waitFor(pattern, timeoutMs, logFile);
+  } catch (err) {
+    throw fail(err) ?? err;
+  }
+  const err = fail();
+  if (err) throw err;
+}
+
 /** Kill whatever a crashed test left running, so the runner can exit. */
 function killAll() {
   for (const proc of running) proc.child.kill('SIGKILL');
 }
 process.once('exit', killAll);
+
+const removeAtExit = new Set<string>();
+
+/**
+ * Delete `dir` (recursively) when this process exits with code 0. Kept after a
+ * failure, or always with PONTE_KEEP_TEST_DIRS=1, so logs can be read.
+ */
+export function removeOnExit(dir: string): void {
+  removeAtExit.add(dir);
+}
+process.once('exit', (code) => {
+  if (code !== 0 || process.env.PONTE_KEEP_TEST_DIRS === '1') return;
+  for (const dir of removeAtExit) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+});

@@ -1,0 +1,217 @@
+// A throw-away ejabberd 23.01 for end-to-end tests, from the project's
+// deploy/ejabberd/ejabberd.yml template. Started as a bare Erlang node (the
+// spawned PID is beam.smp: erl execs), with its own inetrc (hosts file only,
+// never DNS), a unique node name and cookie, and a distribution port of its own
+// instead of epmd, so instances never collide and nothing is left behind.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePorts } from './ports.js';
+import { removeOnExit, startProcess, tempDir, waitReady, type ServerProcess } from './process.js';
+import type { XmppServer, XmppServerOptions } from './xmpp-server.js';
+
+const execFileAsync = promisify(execFile);
+
+export const EJABBERD_TEMPLATE = fileURLToPath(new URL('../../deploy/ejabberd/ejabberd.yml', import.meta.url));
+
+const DOMAIN = 'localhost';
+
+/** Where Debian installs ejabberd and its Erlang deps (ejabberd-23.01-1/, p1_utils-.../, ...). */
+function erlLibs(): string {
+  for (const dir of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib/erlang/lib']) {
+    if (existsSync(dir) && readdirSync(dir).some((name) => /^ejabberd-\d/.test(name))) return dir;
+  }
+  throw new Error('ejabberd Erlang libraries not found (apt-get install ejabberd; see scripts/ensure-servers.sh)');
+}
+
+function yamlString(value: string): string {
+  return JSON.stringify(value);
+}
+
+/** Fill the template's @PLACEHOLDERS@; the component list may be any length. */
+export function renderEjabberdConfig(
+  template: string,
+  v: { domain: string; ip: string; c2sPort: number; componentPort: number; components: string[]; secret: string },
+): string {
+  const lines = template.split('\n');
+  const out: string[] = [];
+  let componentsWritten = false;
+  for (const line of lines) {
+    // The two component host lines of the listener become one line per domain.
+    const m = /^(\s*)"@(IRC|MATRIX)_DOMAIN@":/.exec(line);
+    if (m) {
+      if (!componentsWritten) {
+        for (const c of v.components) out.push(`${m[1]}${yamlString(c)}: {password: ${yamlString(v.secret)}}`);
+        componentsWritten = true;
+      }
+      continue;
+    }
+    out.push(line);
+  }
+  if (!componentsWritten) throw new Error(`${EJABBERD_TEMPLATE}: component host lines not found`);
+  const text = out
+    .join('\n')
+    .replaceAll('@DOMAIN@', v.domain)
+    .replaceAll('@IP@', v.ip)
+    .replaceAll('@C2S_PORT@', String(v.c2sPort))
+    .replaceAll('@COMPONENT_PORT@', String(v.componentPort))
+    .replaceAll('@IRC_DOMAIN@', v.components[0] ?? '')
+    .replaceAll('@MATRIX_DOMAIN@', v.components[1] ?? v.components[0] ?? '')
+    .replaceAll('@COMPONENT_SECRET@', v.secret);
+  // Only comment lines may still mention a placeholder.
+  const left = text.split('\n').filter((l) => !/^\s*#/.test(l) && /@[A-Z0-9_]+@/.test(l));
+  if (left.length > 0) throw new Error(`unfilled placeholders in ejabberd config: ${left.join(' | ')}`);
+  return text;
+}
+
+export async function startEjabberd(opts: XmppServerOptions = {}): Promise<XmppServer> {
+  const components = [...(opts.components ?? ['irc.localhost', 'matrix.localhost'])];
+  if (components.length === 0) throw new Error('startEjabberd: at least one component domain is needed');
+  const secret = opts.secret ?? randomBytes(12).toString('hex');
+  const dir = tempDir('ejabberd');
+  removeOnExit(dir);
+  let c2sPort = 0;
+  let componentPort = 0;
+  let distPort = 0;
+  const id = randomBytes(4).toString('hex');
+  const node = `ejbd-${id}@localhost`;
+  const cookie = randomBytes(16).toString('hex');
+  const libs = erlLibs();
+
+  mkdirSync(join(dir, 'db'));
+  mkdirSync(join(dir, 'log'));
+  mkdirSync(join(dir, 'ext'));
+  const configPath = join(dir, 'ejabberd.yml');
+  const template = readFileSync(EJABBERD_TEMPLATE, 'utf8');
+  const writeConfig = () =>
+    writeFileSync(
+      configPath,
+      renderEjabberdConfig(template, { domain: DOMAIN, ip: '127.0.0.1', c2sPort, componentPort, components, secret }),
+    );
+  // Erlang's resolver: the entries below only, never DNS. Debian's
+  // /etc/ejabberd/inetrc adds "native" (the system resolver); and even with
+  // lookup "file" only, inet_res (SRV lookups) would read /etc/resolv.conf
+  // lazily and query its nameserver, hence resolv_conf "".
+  writeFileSync(
+    join(dir, 'inetrc'),
+    '{lookup,["file"]}.\n{resolv_conf, ""}.\n{hosts_file, ""}.\n{host,{127,0,0,1}, ["localhost"]}.\n',
+  );
+
+  const baseEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: dir,
+    ERL_LIBS: libs,
+    ERL_INETRC: join(dir, 'inetrc'),
+  };
+  // Never let a default cookie file or a shared epmd be used.
+  const distArgs = () => ['-setcookie', cookie, '-erl_epmd_port', String(distPort), '-start_epmd', 'false'];
+
+  let proc: ServerProcess | null = null;
+  let starts = 0;
+
+  async function start(): Promise<void> {
+    starts++;
+    // A fresh log file per start so old readiness lines don't count.
+    const logFile = join(dir, 'log', `ejabberd-${starts}.log`);
+    const p = startProcess(
+      `ejabberd(${c2sPort})`,
+      'erl',
+      [
+        '-sname', node,
+        ...distArgs(),
+        '-kernel', 'inet_dist_use_interface', '{127,0,0,1}',
+        // The mnesia dir is an Erlang string: one argv element with the quotes.
+        '-mnesia', 'dir', `"${join(dir, 'db')}"`,
+        '-s', 'ejabberd',
+        '-noshell', '-noinput',
+      ],
+      {
+        cwd: dir,
+        env: {
+          ...baseEnv,
+          EJABBERD_CONFIG_PATH: configPath,
+          EJABBERD_LOG_PATH: logFile,
+          ERL_CRASH_DUMP: join(dir, 'log', 'erl_crash.dump'),
+          CONTRIB_MODULES_PATH: join(dir, 'ext'),
+        },
+        logPath: join(dir, 'log', `ejabberd-${starts}.out`),
+      },
+    );
+    proc = p;
+    try {
+      // Listeners open only once ejabberd has started; these lines come last.
+      // A port it cannot bind (listener or Erlang distribution) stops the node.
+      await waitReady(
+        p,
+        [
+          `Start accepting TCP connections at 127.0.0.1:${c2sPort} for ejabberd_c2s`,
+          `Start accepting TCP connections at 127.0.0.1:${componentPort} for ejabberd_service`,
+        ],
+        /Failed to open socket at [^\n]*address already in use|eaddrinuse/,
+        60_000,
+        logFile,
+      );
+    } catch (err) {
+      await p.stop();
+      proc = null;
+      throw err;
+    }
+  }
+
+  async function stop(): Promise<void> {
+    const p = proc;
+    proc = null;
+    if (p) await p.stop(15_000);
+  }
+
+  /** ejabberdctl without the Debian wrapper: a hidden node that runs one command (~0.5 s). */
+  async function ctl(...args: string[]): Promise<string> {
+    const ctlNode = `ctl-${randomBytes(4).toString('hex')}@localhost`;
+    try {
+      const { stdout } = await execFileAsync(
+        'erl',
+        ['-sname', ctlNode, ...distArgs(), '-dist_listen', 'false', '-hidden', '-noinput',
+          '-s', 'ejabberd_ctl', '-extra', node, ...args],
+        { cwd: dir, env: baseEnv, timeout: 30_000 },
+      );
+      return stdout;
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`ejabberd_ctl ${args[0]} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    }
+  }
+
+  // Free ports can be taken by someone else before the server binds them: retry.
+  for (let attempt = 1; ; attempt++) {
+    [c2sPort, componentPort, distPort] = (await freePorts(3)) as [number, number, number];
+    writeConfig();
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw err;
+    }
+  }
+
+  return {
+    kind: 'ejabberd',
+    domain: DOMAIN,
+    host: '127.0.0.1',
+    c2sPort,
+    componentPort,
+    componentSecret: secret,
+    components,
+    dir,
+    async registerUser(user, password) {
+      await ctl('register', user, DOMAIN, password);
+    },
+    async restart() {
+      await stop();
+      await start();
+    },
+    stop,
+  };
+}
