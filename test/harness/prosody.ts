@@ -22,6 +22,7 @@ export async function startProsody(opts: XmppServerOptions = {}): Promise<XmppSe
   const components = [...(opts.components ?? ['irc.localhost', 'matrix.localhost'])];
   if (components.length === 0) throw new Error('startProsody: at least one component domain is needed');
   const secret = opts.secret ?? randomBytes(12).toString('hex');
+  const configFile = opts.configFile ?? PROSODY_CONFIG;
   const dir = tempDir('prosody');
   removeOnExit(dir);
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -53,7 +54,7 @@ export async function startProsody(opts: XmppServerOptions = {}): Promise<XmppSe
     // A fresh log file per start: Prosody appends, and the readiness lines of a
     // previous run must not count.
     const logFile = join(dir, `prosody-${starts}.log`);
-    const p = startProcess(`prosody(${c2sPort})`, 'prosody', ['-F', '--config', PROSODY_CONFIG], {
+    const p = startProcess(`prosody(${c2sPort})`, 'prosody', ['-F', '--config', configFile], {
       cwd: dir,
       env: { ...env(), PROSODY_LOG_FILE: logFile },
       logPath: join(dir, `prosody-${starts}.out`),
@@ -108,7 +109,7 @@ export async function startProsody(opts: XmppServerOptions = {}): Promise<XmppSe
       // prosodyctl reads the same config, so it needs the same environment
       // (above all PROSODY_DATA_PATH); it writes to the data store directly.
       try {
-        await execFileAsync('prosodyctl', ['--config', PROSODY_CONFIG, 'register', user, DOMAIN, password], {
+        await execFileAsync('prosodyctl', ['--config', configFile, 'register', user, DOMAIN, password], {
           cwd: dir,
           env: env(),
           timeout: 20_000,

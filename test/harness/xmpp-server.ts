@@ -28,6 +28,8 @@ export interface XmppServerOptions {
   components?: string[];
   /** Component secret; default a random one. */
   secret?: string;
+  /** Prosody only: another config file that reads the same variables (default deploy/prosody/prosody.cfg.lua). */
+  configFile?: string;
 }
 
 export { startProsody } from './prosody.js';
