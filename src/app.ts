@@ -153,13 +153,16 @@ export class Ponte {
     this.stopping = true;
     this.log.info({ reason }, 'shutting down');
     if (this.http) await this.http.close().catch((err: Error) => this.log.warn({ err: err.message }, 'closing HTTP'));
+    this.log.info('HTTP closed');
     await this.sessions.closeAll(reason);
-    for (const component of this.components.values()) {
-      const withdrawn = await component.withdrawPresences(reason);
-      if (withdrawn > 0) this.log.info({ domain: component.domain, withdrawn }, 'sent unavailable presences');
-    }
+    this.log.info('sessions closed');
+    let withdrawn = 0;
+    for (const component of this.components.values()) withdrawn += await component.withdrawPresences(reason);
+    this.log.info({ withdrawn }, 'presences withdrawn');
     await Promise.all([...this.components.values()].map((component) => component.stop()));
+    this.log.info('components closed');
     if (this.storeValue) await this.storeValue.close().catch((err: Error) => this.log.warn({ err: err.message }, 'closing store'));
+    this.log.info('store closed');
     this.log.info('stopped');
   }
 }
