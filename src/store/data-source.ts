@@ -7,7 +7,7 @@
 // (`@electric-sql/pglite/node-postgres`): a stand-in for pg's socket
 // connection that speaks the wire protocol straight into one PGlite instance.
 // We hand it to pg's own Pool (TypeORM `extra`), size 1. We deliberately do
-// not use typeorm-pglite 0.3.4's driver, although it is installed: it keeps
+// not use typeorm-pglite 0.3.4's driver (not a dependency): it keeps
 // ONE process-global PGlite instance (a second store in the same process
 // silently shares the first one's database, and after the first is closed
 // gets a fresh empty one), and its "pool" hands the same session to every
