@@ -3,11 +3,11 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY types ./types
 COPY src ./src
 COPY migrations ./migrations
-RUN npx tsc -p tsconfig.json
+RUN npx tsc -p tsconfig.build.json
 
 FROM node:22-bookworm-slim
 WORKDIR /app

@@ -42,6 +42,14 @@ export class Ponte {
   ) {
     this.log = options.log ?? createLogger({ level: config.log.level, format: config.log.format });
     this.metrics = new Metrics({ processMetrics: options.processMetrics ?? true });
+    // Session and connection gauges are read from the registry at scrape time.
+    this.metrics.onCollectSessions(() =>
+      Object.keys(NETWORKS).map((network) => ({
+        network,
+        sessions: this.sessions.count(network),
+        connections: this.sessions.connections(network),
+      })),
+    );
   }
 
   /** Opens the store, starts the component connections (they keep retrying in the background) and the HTTP server. */

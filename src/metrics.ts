@@ -27,18 +27,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly sessions = new Gauge({
+  readonly sessions: Gauge<'network'> = new Gauge({
     name: 'ponte_sessions',
     help: 'Open sessions (one per XMPP user and network account), by network',
     labelNames: ['network'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const { network, sessions } of this.sessionSource()) this.sessions.set({ network }, sessions);
+    },
   });
 
-  readonly networkConnections = new Gauge({
+  readonly networkConnections: Gauge<'network'> = new Gauge({
     name: 'ponte_network_connections',
-    help: 'Connections to remote networks (IRC servers, Matrix homeservers), by network and state',
-    labelNames: ['network', 'state'] as const,
+    help: 'Open connections to remote networks (IRC servers, Matrix homeservers), by network',
+    labelNames: ['network'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const { network, connections } of this.sessionSource()) this.networkConnections.set({ network }, connections);
+    },
   });
 
   readonly componentConnected = new Gauge({
@@ -55,6 +61,13 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+
+  private sessionSource: () => Array<{ network: string; sessions: number; connections: number }> = () => [];
+
+  /** Where the sessions and network-connections gauges read their values when scraped. */
+  onCollectSessions(source: () => Array<{ network: string; sessions: number; connections: number }>): void {
+    this.sessionSource = source;
+  }
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'ponte_' });

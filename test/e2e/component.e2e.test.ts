@@ -106,7 +106,9 @@ for (const [kind, start] of [
       assert.match(text, /ponte_stanzas_out_total\{kind="iq",domain="irc.localhost"\} [1-9]/);
       assert.match(text, /ponte_stanza_errors_total\{condition="item-not-found",domain="irc.localhost"\} 1/);
       assert.match(text, /ponte_component_connected\{domain="matrix.localhost"\} 1/);
-      assert.match(text, /ponte_store_query_seconds_count/);
+      assert.match(text, /ponte_store_query_seconds_count\{operation="store.ping"\} [1-9]/);
+      assert.match(text, /ponte_sessions\{network="irc"\} 0/);
+      assert.match(text, /ponte_network_connections\{network="matrix"\} 0/);
     });
 
     test('the component secret never reaches the log', () => {
