@@ -50,6 +50,8 @@ async function main(): Promise<void> {
         PONTE_STORE_DATA_DIR: dataDir,
         // Demo only: a fixed key, so the demo store can be reopened. Use your own secret in production.
         PONTE_STORE_ENCRYPTION_KEY: 'ponte-demo-key-not-a-secret',
+        PONTE_NETWORKS_IRC_ALLOW: 'localhost',
+        PONTE_NETWORKS_MATRIX_ALLOW: 'localhost',
         PONTE_HTTP_PORT: '0',
         ...(xmpp
           ? { PONTE_XMPP_HOST: xmpp.host, PONTE_XMPP_PORT: String(xmpp.componentPort), PONTE_XMPP_SECRET: xmpp.componentSecret }

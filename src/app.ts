@@ -8,30 +8,47 @@
 //           4. close the component connections, 5. close the store.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
-import { SessionRegistry } from './core/sessions.js';
+import { Core, type GatewayDomain } from './core/core.js';
+import { GatewayError } from './core/errors.js';
 import { buildHttp, type HealthReport } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { NETWORKS, type NetworkName } from './networks/registry.js';
+import { NETWORKS } from './networks/registry.js';
+import type { Network } from './networks/types.js';
 import { openStore, type Store } from './store/index.js';
 import { ComponentConnection } from './xmpp/component.js';
-import { StanzaRouter } from './xmpp/router.js';
-import { registerServiceHandlers } from './xmpp/service.js';
+import { Addressing } from './xmpp/addressing.js';
+import type { XmppContext } from './xmpp/context.js';
+import { StanzaDispatch } from './xmpp/dispatch.js';
+import { XMPP_MODULES } from './xmpp/modules.js';
+import { NS } from './xmpp/namespaces.js';
+import { domainOf, StanzaRouter } from './xmpp/router.js';
+
+/** A network served in addition to the configured ones (tests plug in their own network this way). */
+export interface ExtraNetwork {
+  network: Network;
+  domain: string;
+  allow: string[];
+  secret?: string;
+}
 
 export interface PonteOptions {
   log?: Logger;
+  extraNetworks?: ExtraNetwork[];
   /** Collect Node.js process metrics (off in tests that start several instances). */
   processMetrics?: boolean;
 }
 
 export class Ponte {
-  readonly components = new Map<NetworkName, ComponentConnection>();
-  readonly sessions = new SessionRegistry();
+  /** Component connections by network name. */
+  readonly components = new Map<string, ComponentConnection>();
   readonly router = new StanzaRouter();
   readonly metrics: Metrics;
   readonly log: Logger;
   private http: FastifyInstance | null = null;
   private storeValue: Store | null = null;
+  private coreValue: Core | null = null;
+  private readonly extraNetworks: ExtraNetwork[];
   private stopping = false;
   /** Set once the gateway was fully up, to tell 'starting' from 'degraded'. */
   private wasReady = false;
@@ -41,13 +58,14 @@ export class Ponte {
     options: PonteOptions,
   ) {
     this.log = options.log ?? createLogger({ level: config.log.level, format: config.log.format });
+    this.extraNetworks = options.extraNetworks ?? [];
     this.metrics = new Metrics({ processMetrics: options.processMetrics ?? true });
     // Session and connection gauges are read from the registry at scrape time.
     this.metrics.onCollectSessions(() =>
-      Object.keys(NETWORKS).map((network) => ({
-        network,
-        sessions: this.sessions.count(network),
-        connections: this.sessions.connections(network),
+      (this.coreValue?.domains ?? []).map(({ name }) => ({
+        network: name,
+        sessions: this.coreValue?.count(name) ?? 0,
+        connections: this.coreValue?.connections(name) ?? 0,
       })),
     );
   }
@@ -62,6 +80,11 @@ export class Ponte {
       throw err;
     }
     return ponte;
+  }
+
+  get core(): Core {
+    if (!this.coreValue) throw new Error('core is not started');
+    return this.coreValue;
   }
 
   get store(): Store {
@@ -88,24 +111,70 @@ export class Ponte {
     });
     this.log.info({ engine: this.storeValue.engine }, 'store open');
 
-    for (const name of Object.keys(NETWORKS) as NetworkName[]) {
-      const settings = config.networks[name];
+    // The networks served, each on its component domain.
+    const domains: GatewayDomain[] = [];
+    const allow: Record<string, readonly string[]> = {};
+    const secrets = new Map<string, string>();
+    for (const [name, network] of Object.entries(NETWORKS)) {
+      const settings = config.networks[name as keyof typeof NETWORKS];
       if (!settings.enabled) continue;
+      domains.push({ name, domain: settings.domain, network });
+      allow[name] = settings.allow;
+      secrets.set(name, settings.secret ?? config.xmpp.secret);
+    }
+    for (const extra of this.extraNetworks) {
+      domains.push({ name: extra.network.name, domain: extra.domain, network: extra.network });
+      allow[extra.network.name] = extra.allow;
+      secrets.set(extra.network.name, extra.secret ?? config.xmpp.secret);
+    }
+    const core = new Core(domains, allow, config.admins, this.storeValue, this.log);
+    this.coreValue = core;
+
+    // Access control, for every stanza to every domain: only allowed users,
+    // except that anyone may discover what the gateway is.
+    this.router.setGuard((stanza) => {
+      const gateway = core.gateway(domainOf(stanza.attrs.to));
+      if (!gateway) return;
+      const payload = stanza.name === 'iq' ? stanza.getChildElements()[0] : undefined;
+      if (stanza.attrs.type === 'get' && payload?.is('query', NS.discoInfo)) return;
+      if (!core.access.mayUse(gateway.name, stanza.attrs.from ?? '')) {
+        throw new GatewayError('forbidden', `You are not allowed to use ${gateway.domain}; its administrator decides who may (networks.${gateway.name}.allow).`);
+      }
+    });
+
+    const addressing = new Addressing(core);
+    const context: XmppContext = {
+      router: this.router,
+      core,
+      store: this.storeValue,
+      config,
+      addressing,
+      stanzas: new StanzaDispatch(addressing, this.router, domains.map((d) => d.domain)),
+      log: this.log,
+      send: (element) => {
+        const gateway = core.gateway(domainOf(element.attrs.from));
+        const component = gateway ? this.components.get(gateway.name) : undefined;
+        if (!component) return Promise.reject(new Error(`no component connection sends from ${element.attrs.from}`));
+        return component.send(element);
+      },
+    };
+    for (const register of XMPP_MODULES) register(context);
+
+    for (const gateway of domains) {
       const component = new ComponentConnection(
         {
-          domain: settings.domain,
+          domain: gateway.domain,
           host: config.xmpp.host,
           port: config.xmpp.port,
-          secret: settings.secret ?? config.xmpp.secret,
+          secret: secrets.get(gateway.name)!,
           backoff: { initialMs: config.xmpp.reconnectInitialMs, maxMs: config.xmpp.reconnectMaxMs },
         },
         { log: this.log, metrics: this.metrics, router: this.router },
       );
-      registerServiceHandlers(this.router, settings.domain, NETWORKS[name]);
       component.on('online', () => {
         if ([...this.components.values()].every((c) => c.connected)) this.wasReady = true;
       });
-      this.components.set(name, component);
+      this.components.set(gateway.name, component);
       component.start();
     }
 
@@ -138,13 +207,12 @@ export class Ponte {
       }
     }
     const networks: HealthReport['networks'] = {};
-    for (const name of Object.keys(NETWORKS) as NetworkName[]) {
-      const settings = this.config.networks[name];
+    for (const { name, domain } of this.coreValue?.domains ?? []) {
       networks[name] = {
-        enabled: settings.enabled,
-        domain: settings.domain,
-        sessions: this.sessions.count(name),
-        connections: this.sessions.connections(name),
+        enabled: true,
+        domain,
+        sessions: this.coreValue?.count(name) ?? 0,
+        connections: this.coreValue?.connections(name) ?? 0,
       };
     }
     const allOnline = [...this.components.values()].every((component) => component.connected);
@@ -162,7 +230,7 @@ export class Ponte {
     this.log.info({ reason }, 'shutting down');
     if (this.http) await this.http.close().catch((err: Error) => this.log.warn({ err: err.message }, 'closing HTTP'));
     this.log.info('HTTP closed');
-    await this.sessions.closeAll(reason);
+    if (this.coreValue) await this.coreValue.closeAll(reason);
     this.log.info('sessions closed');
     let withdrawn = 0;
     for (const component of this.components.values()) withdrawn += await component.withdrawPresences(reason);

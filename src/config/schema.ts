@@ -27,6 +27,13 @@ const network = (defaultDomain: string) =>
     domain: domain.default(defaultDomain),
     /** The component secret for this domain, when it differs from xmpp.secret. */
     secret: z.string().min(1).optional(),
+    /**
+     * Who may use this network: XMPP domains (example.org) and bare JIDs
+     * (alice@example.org). Everyone else is refused, except for disco#info.
+     */
+    allow: z
+      .array(z.string().regex(/^([^@/\s]+@)?[^@/\s]+$/, 'must be a domain (example.org) or a bare JID (alice@example.org)'))
+      .default([]),
   });
 
 export const configSchema = z.strictObject({

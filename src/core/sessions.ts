@@ -1,52 +1,90 @@
-// The live sessions: one per (XMPP bare JID, network account). Kept per
-// process and rebuilt from the store at start, never the only copy of
-// anything durable.
+// Sessions: one per (XMPP bare JID, network). A session owns the user's live
+// NetworkSession and the state the XMPP side shows for it (rooms joined,
+// connection state). Every network event is re-emitted on Core.events with
+// the session first, so XMPP-side modules subscribe once for all users.
+// Kept per process and rebuilt from the store and the network at start, never
+// the only copy of anything durable.
+import { EventEmitter } from 'node:events';
+import type { ConnectionState, EventSink, Network, NetworkAddress, NetworkSession } from '../networks/types.js';
+import type { RoomState } from './rooms.js';
 
-export interface Session {
-  readonly network: string;
-  /** The XMPP user's bare JID. */
-  readonly userJid: string;
-  /** Open connections to the network (e.g. one per IRC server). */
-  connectionCount(): number;
-  /** Ends the session, telling the network why (an IRC QUIT message, say). */
-  close(reason: string): Promise<void>;
-}
+/** Core.events: each EventSink method as an event, with the session first. */
+export type SessionEvents = {
+  [K in keyof EventSink]-?: [session: Session, ...Parameters<NonNullable<EventSink[K]>>];
+} & {
+  /** A session was opened (logged in) or closed. */
+  opened: [session: Session];
+  closed: [session: Session, reason: string];
+};
 
-export class SessionRegistry {
-  private readonly sessions = new Map<string, Session>();
+export class Session {
+  /** Rooms the user is in (or joining), by NetworkAddress id. */
+  readonly rooms = new Map<string, RoomState>();
+  private stateValue: ConnectionState = 'connecting';
+  private detailValue = '';
+  private networkSession: NetworkSession | null = null;
 
-  private static key(network: string, userJid: string): string {
-    return `${network}\n${userJid}`;
+  constructor(
+    readonly userJid: string,
+    /** The gateway domain this session is reached through. */
+    readonly domain: string,
+    readonly network: Network,
+    private readonly events: EventEmitter<SessionEvents>,
+  ) {}
+
+  get state(): ConnectionState {
+    return this.stateValue;
   }
 
-  add(session: Session): void {
-    this.sessions.set(SessionRegistry.key(session.network, session.userJid), session);
+  /** Why the session is in its state, in words for the user ("login failed: wrong password"). */
+  get detail(): string {
+    return this.detailValue;
   }
 
-  get(network: string, userJid: string): Session | undefined {
-    return this.sessions.get(SessionRegistry.key(network, userJid));
+  get remote(): NetworkSession {
+    if (!this.networkSession) throw new Error(`session of ${this.userJid} on ${this.network.name} is not logged in`);
+    return this.networkSession;
   }
 
-  remove(session: Session): void {
-    this.sessions.delete(SessionRegistry.key(session.network, session.userJid));
+  get loggedIn(): boolean {
+    return this.networkSession !== null;
   }
 
-  count(network: string): number {
-    let n = 0;
-    for (const session of this.sessions.values()) if (session.network === network) n++;
-    return n;
+  attach(remote: NetworkSession): void {
+    this.networkSession = remote;
   }
 
-  connections(network: string): number {
-    let n = 0;
-    for (const session of this.sessions.values()) if (session.network === network) n += session.connectionCount();
-    return n;
+  room(address: NetworkAddress): RoomState | undefined {
+    return this.rooms.get(address.id);
   }
 
-  /** Closes every session in parallel; one failing does not stop the others. */
-  async closeAll(reason: string): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    await Promise.allSettled(all.map((session) => session.close(reason)));
+  connectionCount(): number {
+    return this.networkSession?.connectionCount() ?? 0;
+  }
+
+  /** The EventSink handed to the network: updates state, then re-emits on Core.events. */
+  sink(): EventSink {
+    const emit = this.events.emit.bind(this.events) as (name: string, ...args: unknown[]) => boolean;
+    const session = this;
+    return new Proxy({} as EventSink, {
+      get(_target, name: string) {
+        return (...args: unknown[]) => {
+          if (name === 'connectionState') {
+            session.stateValue = args[0] as ConnectionState;
+            session.detailValue = (args[1] as string | undefined) ?? '';
+          }
+          emit(name, session, ...args);
+        };
+      },
+    });
+  }
+
+  async close(reason: string): Promise<void> {
+    const remote = this.networkSession;
+    this.networkSession = null;
+    this.stateValue = 'offline';
+    this.detailValue = reason;
+    if (remote) await remote.close(reason);
+    this.events.emit('closed', this, reason);
   }
 }

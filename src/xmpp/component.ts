@@ -91,8 +91,9 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
         const type = stanza.attrs.type;
         if ((type !== 'get' && type !== 'set') || !ctx.element) return next();
         const handler = this.router.iqHandler(stanza.attrs.to ?? this.domain, type, ctx.element);
-        if (!handler) return next(); // iqCallee answers service-unavailable
         try {
+          this.router.guard(stanza);
+          if (!handler) return next(); // iqCallee answers service-unavailable
           const result = await handler({
             from: stanza.attrs.from ?? '',
             to: stanza.attrs.to ?? this.domain,
@@ -199,6 +200,7 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
     const inbound: InboundStanza = { kind, from: stanza.attrs.from ?? '', to: stanza.attrs.to ?? this.domain, type, id: stanza.attrs.id, stanza };
     const handler = this.router.stanzaHandler(inbound.to, kind);
     try {
+      if (type !== 'error') this.router.guard(stanza);
       if (!handler) {
         // Nothing here handles messages yet: say so rather than drop silently.
         if (kind === 'message') {

@@ -38,9 +38,22 @@ export function domainOf(address: string | undefined): string {
   return withoutResource.slice(at + 1).toLowerCase();
 }
 
+/** Runs before every handler; throws (GatewayError forbidden, say) to refuse the stanza. */
+export type StanzaGuard = (stanza: Element) => void;
+
 export class StanzaRouter {
   private readonly iqRoutes = new Map<string, IqHandler>();
   private readonly stanzaRoutes = new Map<string, StanzaHandler>();
+  private guardFn: StanzaGuard = () => undefined;
+
+  /** Access control: one check for every stanza, whatever handles it. */
+  setGuard(guard: StanzaGuard): void {
+    this.guardFn = guard;
+  }
+
+  guard(stanza: Element): void {
+    this.guardFn(stanza);
+  }
 
   private static iqKey(domain: string, type: string, ns: string, name: string): string {
     return `${domain.toLowerCase()}|${type}|${ns}|${name}`;

@@ -90,7 +90,7 @@ for (const [kind, start] of [
       const reply = await client.iqRaw(xml('iq', { type: 'get', to: 'nobody@irc.localhost' }, xml('query', { xmlns: DISCO_INFO })));
       assert.equal(reply.attrs.type, 'error');
       assert.equal(errorCondition(reply), 'item-not-found');
-      assert.match(reply.getChild('error')!.getChildText('text', STANZAS) ?? '', /does not exist/);
+      assert.match(reply.getChild('error')!.getChildText('text', STANZAS) ?? '', /does not name anything on irc/);
     });
 
     test('a message ponte cannot handle yet is bounced with service-unavailable, never dropped', async () => {

@@ -2,7 +2,7 @@
 // deploy config (deploy/ponte/ponte.yaml, the one docker-compose mounts) and
 // only test-specific values overridden through PONTE_* variables.
 import { Writable } from 'node:stream';
-import { Ponte } from '../../src/app.js';
+import { Ponte, type ExtraNetwork } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import type { XmppServer } from './xmpp-server.js';
@@ -16,7 +16,12 @@ export interface TestPonte {
   stop(): Promise<void>;
 }
 
-export async function startPonte(server: XmppServer, env: Record<string, string> = {}): Promise<TestPonte> {
+export interface StartPonteOptions {
+  /** Networks served besides IRC and Matrix, e.g. the test network on test.localhost. */
+  extraNetworks?: ExtraNetwork[];
+}
+
+export async function startPonte(server: XmppServer, env: Record<string, string> = {}, options: StartPonteOptions = {}): Promise<TestPonte> {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -41,6 +46,6 @@ export async function startPonte(server: XmppServer, env: Record<string, string>
     },
   });
   const log = createLogger({ level: config.log.level, format: 'json', destination });
-  const ponte = await Ponte.start(config, { log, processMetrics: false });
+  const ponte = await Ponte.start(config, { log, processMetrics: false, extraNetworks: options.extraNetworks ?? [] });
   return { ponte, logs: () => lines, stop: () => ponte.stop() };
 }

@@ -1,0 +1,145 @@
+// The network-neutral core: which networks are served on which domain, who
+// may use them, and the users' sessions. It knows no XMPP stanza and no
+// particular network; the XMPP side (src/xmpp/) calls it and listens to
+// Core.events.
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../log.js';
+import type { Network, NetworkContext, HandleStore } from '../networks/types.js';
+import type { Store } from '../store/index.js';
+import { AccessPolicy, bareJid } from './access.js';
+import { GatewayError } from './errors.js';
+import { Session, type SessionEvents } from './sessions.js';
+
+/** A network served on a gateway domain. */
+export interface GatewayDomain {
+  /** Network name (registry key, also the store's network column). */
+  name: string;
+  domain: string;
+  network: Network;
+}
+
+export class Core {
+  readonly events = new EventEmitter<SessionEvents>();
+  readonly access: AccessPolicy;
+  private readonly byDomain = new Map<string, GatewayDomain>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly opening = new Map<string, Promise<Session>>();
+
+  constructor(
+    readonly domains: readonly GatewayDomain[],
+    allowByNetwork: Record<string, readonly string[]>,
+    admins: readonly string[],
+    readonly store: Store,
+    readonly log: Logger,
+  ) {
+    for (const domain of domains) this.byDomain.set(domain.domain.toLowerCase(), domain);
+    this.access = new AccessPolicy(allowByNetwork, admins);
+    // A listener-less 'error' would throw; nothing emits it, but be safe.
+    this.events.setMaxListeners(100);
+  }
+
+  gateway(domain: string): GatewayDomain | undefined {
+    return this.byDomain.get(domain.toLowerCase());
+  }
+
+  handles(network: string): HandleStore {
+    const { rooms, contacts } = this.store;
+    return {
+      roomHandle: (id) => rooms.handleFor(network, id),
+      roomForHandle: (handle) => rooms.networkIdFor(network, handle),
+      contactHandle: (id) => contacts.handleFor(network, id),
+      contactForHandle: (handle) => contacts.networkIdFor(network, handle),
+    };
+  }
+
+  context(gateway: GatewayDomain): NetworkContext {
+    return { handles: this.handles(gateway.name), log: this.log.child({ network: gateway.name }) };
+  }
+
+  private static key(network: string, userJid: string): string {
+    return `${network}\n${userJid}`;
+  }
+
+  session(gateway: GatewayDomain, user: string): Session | undefined {
+    return this.sessions.get(Core.key(gateway.name, bareJid(user)));
+  }
+
+  /** All open sessions, optionally of one network or one user. */
+  list(filter: { network?: string; userJid?: string } = {}): Session[] {
+    return [...this.sessions.values()].filter(
+      (s) => (!filter.network || s.network.name === filter.network) && (!filter.userJid || s.userJid === bareJid(filter.userJid)),
+    );
+  }
+
+  count(network: string): number {
+    return this.list({ network }).length;
+  }
+
+  connections(network: string): number {
+    return this.list({ network }).reduce((n, s) => n + s.connectionCount(), 0);
+  }
+
+  /**
+   * The user's session on this network, logging in if there is none yet.
+   * Concurrent callers share one login. Throws registration-required when the
+   * network needs a registration the user has not made.
+   */
+  async openSession(gateway: GatewayDomain, user: string): Promise<Session> {
+    const userJid = bareJid(user);
+    const key = Core.key(gateway.name, userJid);
+    const existing = this.sessions.get(key);
+    if (existing?.loggedIn) return existing;
+    const pending = this.opening.get(key);
+    if (pending) return pending;
+    const opening = this.login(gateway, userJid, key).finally(() => this.opening.delete(key));
+    this.opening.set(key, opening);
+    return opening;
+  }
+
+  private async login(gateway: GatewayDomain, userJid: string, key: string): Promise<Session> {
+    const user = await this.store.users.find(userJid);
+    const accounts = user ? await this.store.accounts.listForUser(user.id) : [];
+    const mine = accounts.filter((account) => account.network === gateway.name);
+    if (gateway.network.registrationRequired && mine.length === 0) {
+      throw new GatewayError('registration-required', `Register with ${gateway.domain} first (your XMPP client's "register" or the ad-hoc command).`);
+    }
+    const session = this.sessions.get(key) ?? new Session(userJid, gateway.domain, gateway.network, this.events);
+    this.sessions.set(key, session);
+    try {
+      const remote = await gateway.network.login(
+        {
+          userJid,
+          accounts: mine.map((a) => ({ accountKey: a.accountKey, credentials: a.credentials, settings: a.settings })),
+        },
+        session.sink(),
+        this.context(gateway),
+      );
+      session.attach(remote);
+    } catch (err) {
+      this.sessions.delete(key);
+      throw err;
+    }
+    this.events.emit('opened', session);
+    return session;
+  }
+
+  /** Ends one session (the user unregistered, an admin disconnected them, ...). */
+  async closeSession(gateway: GatewayDomain, user: string, reason: string): Promise<boolean> {
+    const key = Core.key(gateway.name, bareJid(user));
+    const session = this.sessions.get(key);
+    if (!session) return false;
+    this.sessions.delete(key);
+    await session.close(reason);
+    return true;
+  }
+
+  /** Closes every session in parallel; one failing does not stop the others. */
+  async closeAll(reason: string): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    const results = await Promise.allSettled(all.map((session) => session.close(reason)));
+    for (const result of results) {
+      if (result.status === 'rejected') this.log.warn({ err: String(result.reason) }, 'a session failed to close cleanly');
+    }
+  }
+}
