@@ -1,0 +1,3 @@
+import type { XmppModule } from './context.js';
+
+export const registerPresence: XmppModule = () => undefined;
