@@ -1,0 +1,170 @@
+// Hostile input: a seeded stream of at least 10,000 malformed and hostile
+// stanzas from a real client through real Prosody at every kind of gateway
+// JID. Every iq and every message that deserves an answer gets one (a result
+// or a stanza error with the same id), and afterwards ponte still serves
+// everyone normally. Bounded in count and time.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestGateway, TEST_DOMAIN, type TestGateway } from '../harness/gateway.js';
+import { startProsody } from '../harness/xmpp-server.js';
+import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
+
+const SEED = 0x5eed;
+const STANZAS = 10_000;
+const TIME_LIMIT_MS = 240_000;
+
+/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NAMESPACES = [
+  'http://jabber.org/protocol/disco#info',
+  'http://jabber.org/protocol/disco#items',
+  'jabber:iq:register',
+  'jabber:iq:gateway',
+  'http://jabber.org/protocol/commands',
+  'vcard-temp',
+  'urn:xmpp:mam:2',
+  'http://jabber.org/protocol/muc#admin',
+  'http://jabber.org/protocol/muc#owner',
+  'urn:xmpp:ping',
+  'jabber:iq:version',
+  'urn:xmpp:time',
+  'jabber:iq:roster',
+  'urn:example:unknown',
+  '',
+];
+
+// Strings that have broken parsers, splitters and IRC lines elsewhere. All legal XML characters.
+const HOSTILE = [
+  '',
+  ' ',
+  '\r\nQUIT :pwned\r\n',
+  'PRIVMSG #x :\nJOIN #y',
+  '%%%%',
+  '#',
+  '#%',
+  '!',
+  '@',
+  '\\20\\40',
+  'a'.repeat(3000),
+  '😀'.repeat(400),
+  '\u202e\u200b\ufeff',
+  '<![CDATA[x]]>',
+  '&amp;&lt;',
+  '../../etc/passwd',
+  '${jndi:ldap://127.0.0.1/x}',
+  "'; DROP TABLE users; --",
+  '\t\t\t',
+  'x'.repeat(70_000),
+];
+
+const DOMAINS = [TEST_DOMAIN, 'irc.localhost', 'matrix.localhost'];
+
+type Expectation = 'reply' | 'none';
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)]!;
+}
+
+/** One hostile stanza and whether it must be answered. */
+function generate(random: () => number, n: number): { stanza: XmlElement; expect: Expectation } {
+  const domain = pick(random, DOMAINS);
+  const local = random() < 0.3 ? '' : pick(random, ['#room', '#', 'bob', '!nohandle', 'server.test', `#r${n % 7}`, pick(random, HOSTILE).slice(0, 200).replace(/[\s@/\\]/g, '') || 'x']);
+  const resource = random() < 0.3 ? `/${pick(random, HOSTILE).slice(0, 100).replace(/\s/g, '_') || 'r'}` : '';
+  const to = `${local ? `${local}@` : ''}${domain}${resource}`;
+  const id = `fz${n}`;
+  const kind = random();
+  if (kind < 0.55) {
+    // An iq: get/set must always be answered (result or error).
+    const type = pick(random, ['get', 'set', 'get', 'set', 'result', 'error', 'bogus']);
+    const children: XmlElement[] = [];
+    const count = random() < 0.1 ? 0 : random() < 0.1 ? 2 : 1;
+    for (let i = 0; i < count; i++) {
+      const ns = pick(random, NAMESPACES);
+      const grandchild =
+        random() < 0.5
+          ? xml(pick(random, ['x', 'field', 'item', 'set', 'remove', 'value']), { var: pick(random, HOSTILE).slice(0, 50), node: pick(random, HOSTILE).slice(0, 50) }, pick(random, HOSTILE))
+          : null;
+      children.push(xml(pick(random, ['query', 'command', 'vCard', 'ping', 'time', 'x', 'prompt']), ns ? { xmlns: ns } : {}, grandchild));
+    }
+    const stanza = xml('iq', { type, to, id }, ...children);
+    return { stanza, expect: type === 'get' || type === 'set' || type === 'bogus' ? 'reply' : 'none' };
+  }
+  if (kind < 0.85) {
+    // A message to a JID that names nothing usable, or with hostile content: answered with an error.
+    const type = pick(random, ['chat', 'groupchat', 'normal', 'error', 'headline']);
+    const stanza = xml(
+      'message',
+      { type, to: `${pick(random, ['!nohandle', '#nojoin', 'bob/x', 'nobody', ''])}${pick(random, ['', '@'])}${domain}`.replace(/^@/, ''), id },
+      xml('body', {}, pick(random, HOSTILE)),
+      random() < 0.3 ? xml('replace', { xmlns: 'urn:xmpp:message-correct:0', id: pick(random, HOSTILE).slice(0, 40) }) : null,
+      random() < 0.3 ? xml('reactions', { xmlns: 'urn:xmpp:reactions:0', id: 'nope' }, xml('reaction', {}, '👍')) : null,
+      random() < 0.2 ? xml('subject', {}, pick(random, HOSTILE)) : null,
+    );
+    return { stanza, expect: 'none' };
+  }
+  // A presence: no answer is required (joins may be answered, errors never are).
+  const type = pick(random, [undefined, 'unavailable', 'subscribe', 'probe', 'error', 'bogus']);
+  const stanza = xml(
+    'presence',
+    { to, id, ...(type ? { type } : {}) },
+    random() < 0.5 ? xml('x', { xmlns: 'http://jabber.org/protocol/muc' }, xml('password', {}, pick(random, HOSTILE))) : null,
+    random() < 0.3 ? xml('status', {}, pick(random, HOSTILE)) : null,
+  );
+  return { stanza, expect: 'none' };
+}
+
+describe('fuzz: hostile stanzas through Prosody', () => {
+  let t: TestGateway;
+  let attacker: TestXmppClient;
+
+  before(async () => {
+    t = await startTestGateway(startProsody, { env: { PONTE_LOG_LEVEL: 'warn' } });
+    attacker = await t.client('mallory');
+  });
+  after(async () => t?.stop());
+
+  test(`${STANZAS} seeded hostile stanzas: every iq answered, the gateway keeps serving`, async () => {
+    const random = prng(SEED);
+    const awaiting = new Map<string, string>();
+    const answered = new Set<string>();
+    attacker.raw.on('stanza', (stanza: XmlElement) => {
+      const id = stanza.attrs.id;
+      if (id?.startsWith('fz') && (stanza.attrs.type === 'result' || stanza.attrs.type === 'error')) {
+        answered.add(id);
+        awaiting.delete(id);
+      }
+    });
+    const deadline = Date.now() + TIME_LIMIT_MS;
+    let sent = 0;
+    for (let n = 0; n < STANZAS && Date.now() < deadline; n++) {
+      const { stanza, expect } = generate(random, n);
+      if (expect === 'reply') awaiting.set(stanza.attrs.id!, stanza.toString().slice(0, 300));
+      await attacker.send(stanza);
+      sent++;
+      // Keep a bounded window in flight, as any client would.
+      while (awaiting.size > 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(sent, STANZAS, 'sent all stanzas within the time limit');
+    const settle = Date.now() + 30_000;
+    while (awaiting.size > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(awaiting.size, 0, `iqs never answered:\n${[...awaiting.values()].slice(0, 5).join('\n')}`);
+    assert.ok(answered.size > 4000, `answered ${answered.size}`);
+
+    // Still serving: another user, a normal disco and a normal join.
+    const alice = await t.client('alice');
+    const info = await alice.iq(xml('iq', { type: 'get', to: TEST_DOMAIN }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })));
+    assert.equal(info.getChild('query')?.getChild('identity')?.attrs.category, 'gateway');
+    const health = await fetch(`${t.gateway.ponte.httpUrl}/health`);
+    assert.equal(health.status, 200);
+  });
+});
