@@ -62,6 +62,9 @@ export interface WorldRoom {
   name?: string;
   password?: string;
   subject?: { text: string; by?: string };
+  /** What roomInfo tells besides the above (for disco#info and vCards of rooms). */
+  description?: string;
+  avatar?: { data: Buffer; type: string };
   members: Map<string, Member>;
   banned: Set<string>;
   history: Array<{ nick: string; message: IncomingMessage }>;
@@ -80,13 +83,21 @@ export class TestWorld {
   readonly sessions = new Set<TestSession>();
   /** Everything ponte asked the network to do, in order. */
   readonly calls: Call[] = [];
+  /** The network ids of what ponte sent (send, sendPrivate, correct), by the message's xmppId. */
+  readonly sentIds = new Map<string, string[]>();
+  /** Whether joining a room that does not exist creates it (else not-allowed). */
+  creationAllowed = true;
+  /** The nick the network gives on join, if not the one asked for (MUC status 210). */
+  assignNick: ((requested: string) => string) | undefined;
+  /** Read by the network at each login: whether a user must register first. */
+  registrationRequired = false;
   private seq = 0;
 
   nextId(): string {
     return `t${++this.seq}`;
   }
 
-  room(id: string, init: Partial<Pick<WorldRoom, 'name' | 'password' | 'subject'>> = {}): WorldRoom {
+  room(id: string, init: Partial<Pick<WorldRoom, 'name' | 'password' | 'subject' | 'description' | 'avatar'>> = {}): WorldRoom {
     const roomId = id.startsWith('!') ? id : id.toLowerCase();
     let room = this.rooms.get(roomId);
     if (!room) {
@@ -186,6 +197,15 @@ export class TestWorld {
     this.broadcast(room, undefined, (sink, address) => sink.participantChanged(address, participant));
   }
 
+  /** The network puts a ponte user out of a room for its own reasons (a forced part, the channel closed). */
+  remoteRoomLeft(roomId: string, userJid: string, reason: string): void {
+    const room = this.room(roomId);
+    const session = this.sessionOf(userJid);
+    if (!session) throw new Error(`${userJid} has no session on the test network`);
+    for (const [nick, member] of room.members) if (member.session === session) room.members.delete(nick);
+    session.sink.roomLeft({ kind: 'room', id: room.id }, reason);
+  }
+
   /** A remote user (contact id) writes to a ponte user directly. */
   remoteDirect(fromContact: string, toUserJid: string, body: string, extra: Partial<IncomingMessage> = {}): string {
     const session = this.sessionOf(toUserJid);
@@ -266,6 +286,8 @@ export class TestSession implements NetworkSession {
   async joinRoom(address: NetworkAddress, nick: string, options: { password?: string }): Promise<JoinedRoom> {
     this.record('joinRoom', address, nick, options);
     const created = !this.world.rooms.has(address.id);
+    if (created && !this.world.creationAllowed) throw new GatewayError('not-allowed', `${address.id} does not exist, and this network does not let you create it.`);
+    nick = this.world.assignNick?.(nick) ?? nick;
     const room = this.world.room(address.id);
     if (room.password !== undefined && room.password !== options.password) {
       throw new GatewayError('not-authorized', `Wrong or missing password for ${room.id}.`);
@@ -302,6 +324,7 @@ export class TestSession implements NetworkSession {
     this.record('send', to, message);
     if (message.body.includes('REJECT')) throw new GatewayError('not-acceptable', 'The test network refuses messages saying REJECT.');
     const id = this.world.nextId();
+    this.world.sentIds.set(message.xmppId, [id]);
     if (to.kind === 'room') {
       const { room, me } = this.joined(to);
       const incoming: IncomingMessage = { id, body: message.body, action: message.action, timestamp: new Date() };
@@ -313,7 +336,9 @@ export class TestSession implements NetworkSession {
 
   async sendPrivate(room: NetworkAddress, nick: string, message: OutgoingMessage): Promise<SentReceipt> {
     this.record('sendPrivate', room, nick, message);
-    return { ids: [this.world.nextId()] };
+    const id = this.world.nextId();
+    this.world.sentIds.set(message.xmppId, [id]);
+    return { ids: [id] };
   }
 
   async setSubject(address: NetworkAddress, subject: string): Promise<void> {
@@ -384,7 +409,9 @@ export class TestSession implements NetworkSession {
 
   async correct(to: NetworkAddress, targetIds: string[], message: OutgoingMessage): Promise<SentReceipt> {
     this.record('correct', to, targetIds, message);
-    return { ids: [this.world.nextId()] };
+    const id = this.world.nextId();
+    this.world.sentIds.set(message.xmppId, [id]);
+    return { ids: [id] };
   }
 
   async retract(to: NetworkAddress, targetIds: string[]): Promise<void> {
@@ -408,6 +435,8 @@ export class TestSession implements NetworkSession {
     if (!room) throw new GatewayError('item-not-found', `No room ${address.id} on the test network.`);
     return {
       name: room.name,
+      description: room.description,
+      avatar: room.avatar,
       subject: room.subject?.text,
       occupants: room.members.size,
       passwordProtected: room.password !== undefined,
@@ -464,17 +493,22 @@ export interface TestNetworkOptions {
   name?: string;
   capabilities?: readonly Capability[];
   registrationRequired?: boolean;
+  /** A network that asks for nothing: no registration fields (any registration is accepted), no jabber:iq:gateway prompt, no commands of its own. */
+  minimal?: boolean;
 }
 
 /** A fresh test network and the world behind it. */
 export function createTestNetwork(options: TestNetworkOptions = {}): { network: Network; world: TestWorld } {
   const world = new TestWorld();
+  world.registrationRequired = options.registrationRequired ?? false;
   const network: Network = {
     name: options.name ?? 'test',
     identityType: 'test',
     displayName: 'Test network gateway',
     capabilities: new Set(options.capabilities ?? ALL_CAPABILITIES),
-    registrationRequired: options.registrationRequired ?? false,
+    get registrationRequired() {
+      return world.registrationRequired;
+    },
     addresses: {
       async parse(local, handles) {
         if (local.startsWith('#')) return /^#[^\s%@/]+$/.test(local) ? { kind: 'room', id: local.toLowerCase() } : null;
@@ -528,5 +562,11 @@ export function createTestNetwork(options: TestNetworkOptions = {}): { network: 
       },
     ],
   };
+  if (options.minimal) {
+    network.registrationForm = () => ({ instructions: 'Nothing to fill in.', fields: [] });
+    network.register = async () => ({ accountKey: '', credentials: {} });
+    delete network.contactFromPrompt;
+    delete (network as { commands?: unknown }).commands;
+  }
   return { network, world };
 }
