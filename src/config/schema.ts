@@ -69,6 +69,18 @@ export const configSchema = z.strictObject({
       encryptionKey: required('a secret of at least 16 characters that encrypts stored credentials').min(16, 'must be at least 16 characters long'),
     }),
   ),
+  archive: section(
+    z.strictObject({
+      /**
+       * Keep the text of messages for MAM (XEP-0313). false: no text is stored
+       * and MAM is not offered; message ids are still kept (corrections,
+       * reactions, replies and stable stanza-ids need them).
+       */
+      enabled: z.boolean().default(true),
+      /** Messages (and their ids) older than this many days are deleted. */
+      retentionDays: z.number().int().min(1, 'must be at least 1 day').max(36_500).default(90),
+    }),
+  ),
   http: section(
     z.strictObject({
       /** Address of the HTTP server (/health, /metrics). Loopback by default. */

@@ -1,0 +1,366 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { GatewayError } from '../../core/errors.js';
+import { sql, type Timed } from './support.js';
+import { normalizeBareJid, type UsersRepository } from './users.js';
+
+// The message archive (migrations/1795308173203-archive.ts): MAM results and
+// the place where XMPP ids and network ids of one message meet.
+
+export type ArchiveKind = 'groupchat' | 'chat';
+
+export interface NewArchiveEntry {
+  /** The stanza-id; a fresh UUID when omitted. */
+  id?: string;
+  userJid: string;
+  network: string;
+  kind: ArchiveKind;
+  /** Bare JID of the room or the peer (lowercased here). */
+  conversation: string;
+  /** The occupant nick of a private message through a room; '' otherwise. */
+  resource?: string;
+  /** The user sent it (from XMPP, or from elsewhere on the network). */
+  outgoing: boolean;
+  /** Groupchat: the sender's nick (the user's own for outgoing). */
+  nick?: string;
+  /** The id attribute the message carries; the stanza-id when omitted. */
+  xmppId?: string;
+  originId?: string;
+  networkIds?: readonly string[];
+  /** The message content (JSON); null keeps ids only. */
+  content: Record<string, unknown> | null;
+  /** When the network says it was sent. */
+  sentAt?: Date;
+}
+
+export interface ArchiveEntry {
+  /** The archive order (a bigint, as a string). */
+  seq: string;
+  id: string;
+  network: string;
+  kind: ArchiveKind;
+  conversation: string;
+  resource: string;
+  outgoing: boolean;
+  nick: string;
+  xmppId: string;
+  originId: string | null;
+  networkIds: string[];
+  content: Record<string, unknown> | null;
+  at: Date;
+  sentAt: Date | null;
+}
+
+/** Which archive a query reads: one user's messages on one network, of one kind. */
+export interface ArchiveScope {
+  userJid: string;
+  network: string;
+  kind: ArchiveKind;
+  /** Only this conversation (bare JID). */
+  conversation?: string;
+  /** Only this resource of the conversation (a full-JID 'with'). */
+  resource?: string;
+  /** Groupchat: only messages from this nick. */
+  nick?: string;
+}
+
+export interface ArchivePageRequest {
+  start?: Date;
+  end?: Date;
+  /** Form fields after-id / before-id: exclusive bounds, they do not change the paging direction. */
+  afterId?: string;
+  beforeId?: string;
+  /** Form field ids: exactly these messages. */
+  ids?: readonly string[];
+  /** RSM after: the page after this id. */
+  after?: string;
+  /** RSM before: the page before this id; true (an empty <before/>) for the last page. */
+  before?: string | true;
+  max: number;
+}
+
+export interface ArchivePage {
+  /** Oldest first. */
+  entries: ArchiveEntry[];
+  /** No more results in the paging direction. */
+  complete: boolean;
+  /** How many messages match the query without paging. */
+  count: number;
+}
+
+const COLUMNS = `a.seq::text AS seq, a.id::text AS id, a.network, a.kind, a.conversation, a.resource, a.outgoing, a.nick,
+  a.xmpp_id AS "xmppId", a.origin_id AS "originId", a.network_ids AS "networkIds", a.content, a.at, a.sent_at AS "sentAt"`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Archive ids are UUIDs; anything else names no message (and must not reach a ::uuid cast). */
+export function isArchiveId(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** Builds a WHERE clause with numbered parameters. */
+class Conditions {
+  readonly params: unknown[] = [];
+  readonly clauses: string[] = [];
+
+  /** A parameter's placeholder ($n). */
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  add(clause: (param: (value: unknown) => string) => string): this {
+    this.clauses.push(clause((value) => this.param(value)));
+    return this;
+  }
+
+  get where(): string {
+    return this.clauses.join(' AND ');
+  }
+}
+
+function scopeConditions(scope: ArchiveScope): Conditions {
+  const c = new Conditions();
+  c.add((p) => `u.jid = ${p(normalizeBareJid(scope.userJid))}`);
+  c.add((p) => `a.network = ${p(scope.network)}`);
+  c.add((p) => `a.kind = ${p(scope.kind)}`);
+  if (scope.conversation !== undefined) c.add((p) => `a.conversation = ${p(scope.conversation!.toLowerCase())}`);
+  if (scope.resource !== undefined) c.add((p) => `a.resource = ${p(scope.resource)}`);
+  if (scope.nick !== undefined) c.add((p) => `a.nick = ${p(scope.nick)}`);
+  return c;
+}
+
+export class ArchiveRepository {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly time: Timed,
+    private readonly users: UsersRepository,
+  ) {}
+
+  /** Archives a message (creating the user row if needed) and returns the stored entry. */
+  async append(entry: NewArchiveEntry): Promise<ArchiveEntry> {
+    const userJid = normalizeBareJid(entry.userJid);
+    const id = entry.id ?? randomUUID();
+    if (!isArchiveId(id)) throw new TypeError('an archive id must be a UUID');
+    if (!entry.conversation) throw new TypeError('conversation must be a non-empty string');
+    const params = [
+      userJid,
+      id,
+      entry.network,
+      entry.kind,
+      entry.conversation.toLowerCase(),
+      entry.resource ?? '',
+      entry.outgoing,
+      entry.nick ?? '',
+      entry.xmppId ?? id,
+      entry.originId ?? null,
+      [...(entry.networkIds ?? [])],
+      entry.content === null ? null : JSON.stringify(entry.content),
+      entry.sentAt ?? null,
+    ];
+    const insert = () =>
+      sql<ArchiveEntry>(
+        this.dataSource,
+        `WITH a AS (
+           INSERT INTO archive (user_id, id, network, kind, conversation, resource, outgoing, nick, xmpp_id, origin_id,
+                                network_ids, content, sent_at)
+           SELECT u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::jsonb, $13
+           FROM users u WHERE u.jid = $1
+           RETURNING *)
+         SELECT ${COLUMNS} FROM a`,
+        params,
+      );
+    return this.time('archive.append', async () => {
+      let { rows } = await insert();
+      if (!rows[0]) {
+        await this.users.getOrCreate(userJid);
+        ({ rows } = await insert());
+      }
+      if (!rows[0]) throw new Error(`user ${userJid} vanished while archiving`);
+      return rows[0];
+    });
+  }
+
+  /**
+   * The message an XMPP reference names in a conversation: its stanza-id, its
+   * id attribute or its origin-id (the latest, should a client reuse an id).
+   */
+  async byReference(userJid: string, conversation: string, reference: string): Promise<ArchiveEntry | null> {
+    const byId = isArchiveId(reference) ? `OR a.id = $3::uuid` : '';
+    return this.time('archive.byReference', async () => {
+      const { rows } = await sql<ArchiveEntry>(
+        this.dataSource,
+        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
+         WHERE u.jid = $1 AND a.conversation = $2 AND (a.xmpp_id = $3 OR a.origin_id = $3 ${byId})
+         ORDER BY a.seq DESC LIMIT 1`,
+        [normalizeBareJid(userJid), conversation.toLowerCase(), reference],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  /** The (first) message that got this network id in a conversation. */
+  async byNetworkId(userJid: string, conversation: string, networkId: string): Promise<ArchiveEntry | null> {
+    return this.time('archive.byNetworkId', async () => {
+      const { rows } = await sql<ArchiveEntry>(
+        this.dataSource,
+        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
+         WHERE u.jid = $1 AND a.conversation = $2 AND a.network_ids @> ARRAY[$3]::text[]
+         ORDER BY a.seq ASC LIMIT 1`,
+        [normalizeBareJid(userJid), conversation.toLowerCase(), networkId],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  /** The user's own archived message with this client id (id attribute or origin-id), if any. */
+  async ownMessage(userJid: string, conversation: string, clientId: string): Promise<ArchiveEntry | null> {
+    return this.time('archive.ownMessage', async () => {
+      const { rows } = await sql<ArchiveEntry>(
+        this.dataSource,
+        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
+         WHERE u.jid = $1 AND a.conversation = $2 AND a.outgoing AND (a.xmpp_id = $3 OR a.origin_id = $3)
+         ORDER BY a.seq DESC LIMIT 1`,
+        [normalizeBareJid(userJid), conversation.toLowerCase(), clientId],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  /** Replaces a message's content (a retraction leaves a tombstone). */
+  async replaceContent(id: string, content: Record<string, unknown> | null): Promise<boolean> {
+    return this.time('archive.replaceContent', async () => {
+      const { affected } = await sql(this.dataSource, `UPDATE archive SET content = $2::jsonb WHERE id = $1::uuid`, [
+        id,
+        content === null ? null : JSON.stringify(content),
+      ]);
+      return affected > 0;
+    });
+  }
+
+  /**
+   * One page of a MAM query. Throws item-not-found when an id given as a
+   * bound (RSM after/before, after-id, before-id) or in `ids` is not in this
+   * archive.
+   */
+  async query(scope: ArchiveScope, request: ArchivePageRequest): Promise<ArchivePage> {
+    return this.time('archive.query', async () => {
+      const filters = scopeConditions(scope);
+      if (request.start) filters.add((p) => `a.at >= ${p(request.start)}`);
+      if (request.end) filters.add((p) => `a.at <= ${p(request.end)}`);
+      if (request.afterId !== undefined) {
+        const seq = await this.seqOf(scope, request.afterId);
+        filters.add((p) => `a.seq > ${p(seq)}::bigint`);
+      }
+      if (request.beforeId !== undefined) {
+        const seq = await this.seqOf(scope, request.beforeId);
+        filters.add((p) => `a.seq < ${p(seq)}::bigint`);
+      }
+      if (request.ids !== undefined) {
+        for (const id of request.ids) await this.seqOf(scope, id);
+        filters.add((p) => `a.id = ANY(${p([...request.ids!])}::uuid[])`);
+      }
+      const { rows: counted } = await sql<{ n: number }>(
+        this.dataSource,
+        `SELECT count(*)::int AS n FROM archive a JOIN users u ON u.id = a.user_id WHERE ${filters.where}`,
+        filters.params,
+      );
+      const count = counted[0]?.n ?? 0;
+      const max = Math.max(0, Math.floor(request.max));
+      if (max === 0) return { entries: [], complete: count === 0, count };
+
+      const backward = request.before !== undefined;
+      const page = new Conditions();
+      page.params.push(...filters.params);
+      page.clauses.push(...filters.clauses);
+      if (typeof request.before === 'string') {
+        const seq = await this.seqOf(scope, request.before);
+        page.add((p) => `a.seq < ${p(seq)}::bigint`);
+      }
+      if (request.after !== undefined) {
+        const seq = await this.seqOf(scope, request.after);
+        page.add((p) => `a.seq > ${p(seq)}::bigint`);
+      }
+      const limit = page.param(max + 1);
+      const { rows } = await sql<ArchiveEntry>(
+        this.dataSource,
+        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
+         WHERE ${page.where} ORDER BY a.seq ${backward ? 'DESC' : 'ASC'} LIMIT ${limit}`,
+        page.params,
+      );
+      const complete = rows.length <= max;
+      const entries = rows.slice(0, max);
+      if (backward) entries.reverse();
+      return { entries, complete, count };
+    });
+  }
+
+  /** The first and last message of an archive (MAM metadata), or nothing when it is empty. */
+  async bounds(scope: ArchiveScope): Promise<{ first: ArchiveEntry; last: ArchiveEntry } | null> {
+    return this.time('archive.bounds', async () => {
+      const filters = scopeConditions(scope);
+      const pick = async (order: 'ASC' | 'DESC') =>
+        (
+          await sql<ArchiveEntry>(
+            this.dataSource,
+            `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id WHERE ${filters.where}
+             ORDER BY a.seq ${order} LIMIT 1`,
+            filters.params,
+          )
+        ).rows[0];
+      const first = await pick('ASC');
+      const last = await pick('DESC');
+      return first && last ? { first, last } : null;
+    });
+  }
+
+  /**
+   * Deletes messages archived before `cutoff`, oldest first, in batches so
+   * that no statement holds many rows; stops after `maxBatches` (the next
+   * run goes on). Returns how many rows went.
+   */
+  async pruneOlderThan(cutoff: Date, options: { batchSize?: number; maxBatches?: number } = {}): Promise<number> {
+    const batchSize = options.batchSize ?? 5000;
+    const maxBatches = options.maxBatches ?? 20;
+    return this.time('archive.prune', async () => {
+      let total = 0;
+      for (let batch = 0; batch < maxBatches; batch++) {
+        const { affected } = await sql(
+          this.dataSource,
+          `DELETE FROM archive WHERE seq IN (SELECT seq FROM archive WHERE at < $1 ORDER BY seq LIMIT $2)`,
+          [cutoff, batchSize],
+        );
+        total += affected;
+        if (affected < batchSize) break;
+      }
+      return total;
+    });
+  }
+
+  /** Forgets a user's archive on one network (unregistration), or on all networks. Returns how many rows went. */
+  async removeForUser(userJid: string, network?: string): Promise<number> {
+    return this.time('archive.removeForUser', async () => {
+      const { affected } = await sql(
+        this.dataSource,
+        `DELETE FROM archive a USING users u WHERE u.id = a.user_id AND u.jid = $1 AND ($2::text IS NULL OR a.network = $2)`,
+        [normalizeBareJid(userJid), network ?? null],
+      );
+      return affected;
+    });
+  }
+
+  /** The archive order of an id in this scope; item-not-found if it is not there. */
+  private async seqOf(scope: ArchiveScope, id: string): Promise<string> {
+    if (isArchiveId(id)) {
+      const c = scopeConditions(scope);
+      c.add((p) => `a.id = ${p(id)}::uuid`);
+      const { rows } = await sql<{ seq: string }>(
+        this.dataSource,
+        `SELECT a.seq::text AS seq FROM archive a JOIN users u ON u.id = a.user_id WHERE ${c.where}`,
+        c.params,
+      );
+      if (rows[0]) return rows[0].seq;
+    }
+    throw new GatewayError('item-not-found', `The message ${JSON.stringify(id).slice(0, 80)} is not in this archive (too old, or from another conversation).`);
+  }
+}
