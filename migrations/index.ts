@@ -5,5 +5,7 @@
 // Never edit a migration that was released: add another.
 import type { MigrationInterface } from 'typeorm';
 import { Initial1795306300202 } from './1795306300202-initial.js';
+import { Roster1795308059421 } from './1795308059421-roster.js';
+import { Archive1795308173203 } from './1795308173203-archive.js';
 
-export const migrations: Array<new () => MigrationInterface> = [Initial1795306300202];
+export const migrations: Array<new () => MigrationInterface> = [Initial1795306300202, Roster1795308059421, Archive1795308173203];

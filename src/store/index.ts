@@ -14,8 +14,10 @@ import type { Metrics } from '../metrics.js';
 import { SecretBox } from './crypto.js';
 import { openDatabase, type Engine } from './data-source.js';
 import { AccountsRepository } from './repositories/accounts.js';
+import { ArchiveRepository } from './repositories/archive.js';
 import { MappingsRepository } from './repositories/mappings.js';
 import { MessageIdsRepository } from './repositories/message-ids.js';
+import { RosterRepository } from './repositories/roster.js';
 import { sql, timed } from './repositories/support.js';
 import { UsersRepository } from './repositories/users.js';
 
@@ -26,6 +28,8 @@ export { normalizeBareJid, UsersRepository, type User } from './repositories/use
 export { AccountsRepository, type Account } from './repositories/accounts.js';
 export { MappingsRepository, type Mapping } from './repositories/mappings.js';
 export { MessageIdsRepository } from './repositories/message-ids.js';
+export { ArchiveRepository, type ArchiveEntry, type ArchiveScope } from './repositories/archive.js';
+export { RosterRepository, type RosterItem, type RosterEntity } from './repositories/roster.js';
 export { normalizeHandle } from './handles.js';
 
 export interface StoreOptions {
@@ -46,6 +50,10 @@ export interface Store {
   readonly rooms: MappingsRepository;
   readonly contacts: MappingsRepository;
   readonly messageIds: MessageIdsRepository;
+  /** Every message through the gateway, per user: MAM, and XMPP ids <-> network ids. */
+  readonly archive: ArchiveRepository;
+  /** Presence subscriptions between users and the gateway's JIDs. */
+  readonly roster: RosterRepository;
   /** Migrations applied by this open (empty if the schema was already current). */
   readonly appliedMigrations: readonly string[];
   /** The TypeORM DataSource, for tests and tooling; application code uses the repositories. */
@@ -74,6 +82,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     rooms: new MappingsRepository(dataSource, time, 'room_mappings', 'rooms'),
     contacts: new MappingsRepository(dataSource, time, 'contact_mappings', 'contacts'),
     messageIds: new MessageIdsRepository(dataSource, time),
+    archive: new ArchiveRepository(dataSource, time, new UsersRepository(dataSource, time)),
+    roster: new RosterRepository(dataSource, time),
     appliedMigrations: db.appliedMigrations,
     dataSource,
     async ping() {

@@ -87,6 +87,8 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
     // so what this returns for an iq becomes the result or error reply.
     this.xmpp.middleware.use(async (ctx, next) => {
       const { stanza } = ctx;
+      const isRequest = stanza.name === 'iq' && (stanza.attrs.type === 'get' || stanza.attrs.type === 'set');
+      if (!isRequest && this.interceptedSafely(stanza)) return undefined;
       if (stanza.name === 'iq') {
         const type = stanza.attrs.type;
         if ((type !== 'get' && type !== 'set') || !ctx.element) return next();
@@ -101,6 +103,7 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
             type,
             payload: ctx.element,
             stanza,
+            sendBeforeReply: (element) => this.send(element),
           });
           return result ?? true;
         } catch (err) {
@@ -216,6 +219,15 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
         return;
       }
       await this.send(errorReply(stanza, this.errorElement(err, stanza)));
+    }
+  }
+
+  private interceptedSafely(stanza: Element): boolean {
+    try {
+      return this.router.intercepted(stanza);
+    } catch (err) {
+      this.log.error({ err, stanza: stanza.name, from: stanza.attrs.from }, 'a stanza interceptor failed');
+      return false;
     }
   }
 

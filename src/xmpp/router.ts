@@ -14,6 +14,13 @@ export interface IqRequest {
   /** The single child element of the iq. */
   payload: Element;
   stanza: Element;
+  /**
+   * Sends through the connection this iq came in on, the one that carries the
+   * reply: what goes this way reaches the requester before the reply (MAM
+   * results), which context.send cannot promise when the server delivers a
+   * domain's traffic on a sibling connection (ejabberd).
+   */
+  sendBeforeReply?: (element: Element) => Promise<void>;
 }
 
 /** Returns the result payload, or nothing for an empty result. Throw GatewayError for an error reply. */
@@ -41,10 +48,20 @@ export function domainOf(address: string | undefined): string {
 /** Runs before every handler; throws (GatewayError forbidden, say) to refuse the stanza. */
 export type StanzaGuard = (stanza: Element) => void;
 
+/**
+ * Sees inbound messages, presences and iq replies (result/error) before access
+ * control and dispatch; returns true when it took the stanza, which then goes
+ * nowhere else. For what is not addressed to a JID's owner module: the
+ * XEP-0356 advertisement from the server, replies to iqs the gateway sent,
+ * presence the server forwards under XEP-0356 (see privilege.ts, presence.ts).
+ */
+export type StanzaInterceptor = (stanza: Element) => boolean;
+
 export class StanzaRouter {
   private readonly iqRoutes = new Map<string, IqHandler>();
   private readonly stanzaRoutes = new Map<string, StanzaHandler>();
   private guardFn: StanzaGuard = () => undefined;
+  private readonly interceptors: StanzaInterceptor[] = [];
 
   /** Access control: one check for every stanza, whatever handles it. */
   setGuard(guard: StanzaGuard): void {
@@ -53,6 +70,15 @@ export class StanzaRouter {
 
   guard(stanza: Element): void {
     this.guardFn(stanza);
+  }
+
+  intercept(interceptor: StanzaInterceptor): void {
+    this.interceptors.push(interceptor);
+  }
+
+  /** Whether an interceptor took the stanza. */
+  intercepted(stanza: Element): boolean {
+    return this.interceptors.some((interceptor) => interceptor(stanza));
   }
 
   private static iqKey(domain: string, type: string, ns: string, name: string): string {
