@@ -137,7 +137,8 @@ export class Ponte {
       if (!gateway) return;
       const payload = stanza.name === 'iq' ? stanza.getChildElements()[0] : undefined;
       if (stanza.attrs.type === 'get' && payload?.is('query', NS.discoInfo)) return;
-      if (!core.access.mayUse(gateway.name, stanza.attrs.from ?? '')) {
+      const from = stanza.attrs.from ?? '';
+      if (!core.access.mayUse(gateway.name, from) && !core.access.isAdmin(from)) {
         throw new GatewayError('forbidden', `You are not allowed to use ${gateway.domain}; its administrator decides who may (networks.${gateway.name}.allow).`);
       }
     });

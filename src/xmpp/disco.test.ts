@@ -84,6 +84,7 @@ test('room disco#info: identity, muc_* features from RoomInfo, muc#roominfo form
   const features = [
     'http://jabber.org/protocol/disco#info',
     'http://jabber.org/protocol/muc',
+    'http://jabber.org/protocol/muc#self-ping-optimization',
     'muc_passwordprotected',
     'muc_public',
     'muc_semianonymous',

@@ -96,7 +96,8 @@ export const CAPABILITY_FEATURES: Readonly<Record<Capability, Readonly<Partial<R
 export const BASE_FEATURES: Readonly<Record<EntityKind, readonly string[]>> = {
   gateway: [NS.discoInfo, NS.discoItems, NS.ping, NS.version, NS.time, NS.register, NS.commands, NS.dataForms, NS.vcard],
   server: [NS.discoInfo, NS.discoItems],
-  room: [NS.discoInfo, NS.muc, NS.stanzaId, NS.styling, NS.oob],
+  // muc#self-ping-optimization: XEP-0410 self-pings are answered for occupants (muc/ping.ts).
+  room: [NS.discoInfo, NS.muc, NS.mucSelfPing, NS.stanzaId, NS.styling, NS.oob],
   contact: [NS.discoInfo, NS.receipts, NS.stanzaId, NS.styling, NS.oob],
 };
 

@@ -27,4 +27,5 @@ export const NS = {
   directInvite: 'jabber:x:conference',
   mam: 'urn:xmpp:mam:2',
   stanzaId: 'urn:xmpp:sid:0',
+  mucSelfPing: 'http://jabber.org/protocol/muc#self-ping-optimization',
 } as const;
