@@ -8,21 +8,21 @@ export class Metrics {
 
   readonly stanzasIn = new Counter({
     name: 'ponte_stanzas_in_total',
-    help: 'Stanzas received from the XMPP server, by kind (message, presence, iq) and component domain',
+    help: 'Stanzas received from the XMPP server, by kind (message, presence, iq) and the gateway domain they address',
     labelNames: ['kind', 'domain'] as const,
     registers: [this.registry],
   });
 
   readonly stanzasOut = new Counter({
     name: 'ponte_stanzas_out_total',
-    help: 'Stanzas sent to the XMPP server, by kind and component domain',
+    help: 'Stanzas sent to the XMPP server, by kind and the gateway domain they come from',
     labelNames: ['kind', 'domain'] as const,
     registers: [this.registry],
   });
 
   readonly stanzaErrors = new Counter({
     name: 'ponte_stanza_errors_total',
-    help: 'Stanza errors sent back to XMPP entities, by error condition',
+    help: 'Stanza errors sent back to XMPP entities, by error condition and gateway domain',
     labelNames: ['condition', 'domain'] as const,
     registers: [this.registry],
   });

@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { errorReply, toStanzaError } from './errors.js';
 import { PresenceTracker } from './presence-tracker.js';
-import type { InboundStanza, StanzaRouter } from './router.js';
+import { domainOf, type InboundStanza, type StanzaRouter } from './router.js';
 import { createComponent, stanzaKind, type Element } from './stanza.js';
 
 export interface ComponentSettings {
@@ -73,14 +73,14 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
     // stanzas (e.g. the XEP-0356 privilege advertisement) before `online`.
     this.xmpp.middleware.use((ctx, next) => {
       const kind = stanzaKind(ctx.stanza.name);
-      if (kind) this.metrics.stanzasIn.inc({ kind, domain: this.domain });
+      if (kind) this.metrics.stanzasIn.inc({ kind, domain: domainOf(ctx.stanza.attrs.to) || this.domain });
       return next();
     });
     // xmpp.js 0.13's outgoing middleware (filter) is never invoked by its
     // connection; the `send` event fires for every stanza written.
     this.xmpp.on('send', (element: Element) => {
       const kind = stanzaKind(element.name);
-      if (kind) this.metrics.stanzasOut.inc({ kind, domain: this.domain });
+      if (kind) this.metrics.stanzasOut.inc({ kind, domain: domainOf(element.attrs.from) || this.domain });
       this.presences.observe(element);
     });
     // Runs inside iqCallee's handler for IQs (the factory installed it first),
@@ -233,7 +233,7 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
 
   private errorElement(err: unknown, stanza: Element): Element {
     const { element, known, condition } = toStanzaError(err);
-    this.metrics.stanzaErrors.inc({ condition, domain: this.domain });
+    this.metrics.stanzaErrors.inc({ condition, domain: domainOf(stanza.attrs.to) || this.domain });
     const context = { from: stanza.attrs.from, to: stanza.attrs.to, stanza: stanza.name, condition };
     if (known) this.log.debug(context, (err as Error).message);
     else this.log.error({ ...context, err }, 'unexpected error while handling a stanza');
