@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePorts } from './ports.js';
+import { onFreePorts } from './ports.js';
 import { removeOnExit, startProcess, tempDir, waitReady, type ServerProcess } from './process.js';
 import type { XmppServer, XmppServerOptions } from './xmpp-server.js';
 
@@ -184,17 +184,11 @@ export async function startEjabberd(opts: XmppServerOptions = {}): Promise<XmppS
     }
   }
 
-  // Free ports can be taken by someone else before the server binds them: retry.
-  for (let attempt = 1; ; attempt++) {
-    [c2sPort, componentPort, distPort] = (await freePorts(3)) as [number, number, number];
+  await onFreePorts(3, async (ports) => {
+    [c2sPort, componentPort, distPort] = ports as [number, number, number];
     writeConfig();
-    try {
-      await start();
-      break;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw err;
-    }
-  }
+    await start();
+  });
 
   return {
     kind: 'ejabberd',

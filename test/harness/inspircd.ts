@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePorts } from './ports.js';
+import { onFreePorts } from './ports.js';
 import { removeOnExit, startProcess, tempDir, waitReady, type ServerProcess } from './process.js';
 import { findBinary, makeSelfSignedCert, type IrcServer } from './irc-server.js';
 
@@ -173,17 +173,11 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
     }
   }
 
-  // Free ports can be taken by someone else before the server binds them: retry.
-  for (let attempt = 1; ; attempt++) {
-    [port, tlsPort, linkPort] = (await freePorts(3)) as [number, number, number];
+  await onFreePorts(3, async (ports) => {
+    [port, tlsPort, linkPort] = ports as [number, number, number];
     writeConfig();
-    try {
-      await start();
-      break;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw err;
-    }
-  }
+    await start();
+  });
 
   return {
     kind: 'inspircd',

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePorts } from './ports.js';
+import { onFreePorts } from './ports.js';
 import { removeOnExit, startProcess, tempDir, type ServerProcess } from './process.js';
 import { findBinary, makeSelfSignedCert, type IrcServer } from './irc-server.js';
 
@@ -104,17 +104,11 @@ export async function startNgircd(): Promise<IrcServer> {
     if (p) await p.stop(10_000);
   }
 
-  // Free ports can be taken by someone else before the server binds them: retry.
-  for (let attempt = 1; ; attempt++) {
-    [port, tlsPort] = (await freePorts(2)) as [number, number];
+  await onFreePorts(2, async (ports) => {
+    [port, tlsPort] = ports as [number, number];
     writeConfig();
-    try {
-      await start();
-      break;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw err;
-    }
-  }
+    await start();
+  });
 
   return {
     kind: 'ngircd',

@@ -34,3 +34,19 @@ export async function freePorts(count: number): Promise<number[]> {
   for (let i = 0; i < count; i++) ports.push(await freePort());
   return ports;
 }
+
+/**
+ * Starts a server on `count` fresh free ports. A port can be taken by someone
+ * else between our probe and the server's bind; `start` then throws an error
+ * with code EADDRINUSE and we try again with new ports (3 attempts).
+ */
+export async function onFreePorts(count: number, start: (ports: number[]) => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start(await freePorts(count));
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw err;
+    }
+  }
+}

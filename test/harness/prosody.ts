@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePorts } from './ports.js';
+import { onFreePorts } from './ports.js';
 import { removeOnExit, startProcess, tempDir, waitReady, type ServerProcess } from './process.js';
 import type { XmppServer, XmppServerOptions } from './xmpp-server.js';
 
@@ -85,16 +85,10 @@ export async function startProsody(opts: XmppServerOptions = {}): Promise<XmppSe
     if (p) await p.stop(10_000);
   }
 
-  // Free ports can be taken by someone else before the server binds them: retry.
-  for (let attempt = 1; ; attempt++) {
-    [c2sPort, componentPort] = (await freePorts(2)) as [number, number];
-    try {
-      await start();
-      break;
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw err;
-    }
-  }
+  await onFreePorts(2, async (ports) => {
+    [c2sPort, componentPort] = ports as [number, number];
+    await start();
+  });
 
   return {
     kind: 'prosody',
