@@ -389,11 +389,17 @@ function deliverTracked(context: XmppContext, route: Route, message: OutgoingMes
   return tracked(context, route.conversation, message.xmppId, () => route.deliver(message));
 }
 
-async function sendFromUser(context: XmppContext, stanza: InboundStanza, route: Route, parsed: ParsedMessage, body: string): Promise<void> {
+/** After the network accepted the user's message: archive it (its stanza-id), reflect it, send the receipt. */
+async function archiveAndReflect(
+  context: XmppContext,
+  stanza: InboundStanza,
+  route: Route,
+  parsed: ParsedMessage,
+  body: string,
+  clientId: string,
+  receipt: SentReceipt,
+): Promise<void> {
   const { conversation } = route;
-  const clientId = parsed.originId ?? parsed.id ?? randomUUID();
-  const outgoing = await outgoingFrom(context, conversation, parsed, body, clientId);
-  const receipt = await deliverTracked(context, route, outgoing);
   const id = parsed.id ?? clientId;
   const content = ownContent(parsed, body);
   const entry = await archive(context, conversation, {
@@ -407,6 +413,14 @@ async function sendFromUser(context: XmppContext, stanza: InboundStanza, route: 
   });
   await reflect(context, route, entry, id, content);
   await sendReceipt(context, stanza, route, parsed);
+}
+
+async function sendFromUser(context: XmppContext, stanza: InboundStanza, route: Route, parsed: ParsedMessage, body: string): Promise<void> {
+  const { conversation } = route;
+  const clientId = parsed.originId ?? parsed.id ?? randomUUID();
+  const outgoing = await outgoingFrom(context, conversation, parsed, body, clientId);
+  const receipt = await deliverTracked(context, route, outgoing);
+  await archiveAndReflect(context, stanza, route, parsed, body, clientId, receipt);
 }
 
 async function correctFromUser(
@@ -432,19 +446,7 @@ async function correctFromUser(
     const outgoing = await outgoingFrom(context, conversation, parsed, body, clientId);
     receipt = await deliverTracked(context, route, { ...outgoing, body: `* ${outgoing.body}` });
   }
-  const id = parsed.id ?? clientId;
-  const content = ownContent(parsed, body);
-  const entry = await archive(context, conversation, {
-    outgoing: true,
-    nick: conversation.room?.nick,
-    xmppId: id,
-    originId: parsed.originId,
-    networkIds: receipt.ids,
-    content,
-    sentAt: receipt.timestamp,
-  });
-  await reflect(context, route, entry, id, content);
-  await sendReceipt(context, stanza, route, parsed);
+  await archiveAndReflect(context, stanza, route, parsed, body, clientId, receipt);
 }
 
 async function retractFromUser(context: XmppContext, route: Route, parsed: ParsedMessage, reference: string): Promise<void> {
