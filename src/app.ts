@@ -115,10 +115,10 @@ export class Ponte {
     const domains: GatewayDomain[] = [];
     const allow: Record<string, readonly string[]> = {};
     const secrets = new Map<string, string>();
-    for (const [name, network] of Object.entries(NETWORKS)) {
+    for (const [name, createNetwork] of Object.entries(NETWORKS)) {
       const settings = config.networks[name as keyof typeof NETWORKS];
       if (!settings.enabled) continue;
-      domains.push({ name, domain: settings.domain, network });
+      domains.push({ name, domain: settings.domain, network: createNetwork(config) });
       allow[name] = settings.allow;
       secrets.set(name, settings.secret ?? config.xmpp.secret);
     }

@@ -52,7 +52,21 @@ export const configSchema = z.strictObject({
   ),
   networks: section(
     z.strictObject({
-      irc: section(network('irc.localhost')),
+      irc: section(
+        network('irc.localhost').extend({
+          /**
+           * IRC servers and how to reach them: `host[:port][/plain]`. TLS with
+           * certificate verification on port 6697 unless `/plain` (default port
+           * 6667) is written; a server a user names that is not listed is
+           * reached over TLS on 6697 (never a silent plain-text fallback).
+           */
+          servers: z
+            .array(z.string().regex(/^[A-Za-z0-9._-]+(:\d{1,5})?(\/plain)?$/, 'must be host[:port][/plain], e.g. irc.libera.chat or 127.0.0.1:6667/plain'))
+            .default([]),
+          /** The one IRC server this gateway serves: rooms are then `#chan@domain`, without `%server`. */
+          fixedServer: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be an IRC server host name such as irc.libera.chat').optional(),
+        }),
+      ),
       matrix: section(network('matrix.localhost')),
     }),
   ),

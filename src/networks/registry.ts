@@ -1,12 +1,14 @@
-// The explicit list of networks ponte knows. A new network is one folder
-// under src/networks/ and one line here.
-import { ircNetwork } from './irc/index.js';
+// The explicit list of networks ponte knows, each built from the config (its
+// own section under networks.*). A new network is one folder under
+// src/networks/ and one line here.
+import type { Config } from '../config/schema.js';
+import { createIrcNetwork } from './irc/index.js';
 import { matrixNetwork } from './matrix/index.js';
 import type { Network } from './types.js';
 
 export const NETWORKS = {
-  irc: ircNetwork,
-  matrix: matrixNetwork,
-} as const satisfies Record<string, Network>;
+  irc: (config: Config) => createIrcNetwork(config.networks.irc),
+  matrix: (_config: Config) => matrixNetwork,
+} as const satisfies Record<string, (config: Config) => Network>;
 
 export type NetworkName = keyof typeof NETWORKS;

@@ -1,28 +1,34 @@
-// The IRC network. Its adapter (irc-framework connections, channel mapping)
-// is being built; until then the gateway domain answers discovery and says
-// clearly that IRC cannot be used yet.
-import { GatewayError } from '../../core/errors.js';
-import type { Network } from '../types.js';
+// The IRC network: irc-framework connections per (XMPP user, IRC server),
+// channels as MUC rooms. Built from networks.irc in the config (the servers
+// and how to reach them, an optional fixed server).
+import type { Capability, Network } from '../types.js';
+import { ircAddressCodec, isNick, contactAddress, type IrcSettings } from './addresses.js';
+import { IrcSession } from './session.js';
 
-export const ircNetwork: Network = {
-  name: 'irc',
-  identityType: 'irc',
-  displayName: 'IRC gateway (ponte)',
-  capabilities: new Set(),
-  registrationRequired: false,
-  addresses: {
-    async parse() {
-      return null;
+/** Only what works end to end; more as it is built (issue 4). */
+const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick'];
+
+export function createIrcNetwork(settings: IrcSettings): Network {
+  return {
+    name: 'irc',
+    identityType: 'irc',
+    displayName: 'IRC gateway (ponte)',
+    capabilities: new Set(CAPABILITIES),
+    registrationRequired: false,
+    addresses: ircAddressCodec(settings),
+    registrationForm: () => ({ instructions: 'Nothing to register: IRC needs no account.', fields: [] }),
+    async register() {
+      return { accountKey: '', credentials: {} };
     },
-    async format(address) {
-      return address.id;
+    async login(_account, sink, context) {
+      return new IrcSession(settings, sink, context.log);
     },
-  },
-  registrationForm: () => ({ instructions: 'Nothing to register: IRC needs no account.', fields: [] }),
-  async register() {
-    return { accountKey: '', credentials: {} };
-  },
-  async login() {
-    throw new GatewayError('feature-not-implemented', 'IRC connections are not available in this version of ponte yet.');
-  },
-};
+    contactFromPrompt(prompt) {
+      const text = prompt.trim();
+      const percent = text.lastIndexOf('%');
+      const nick = percent < 0 ? text : text.slice(0, percent);
+      const server = percent < 0 ? settings.fixedServer : text.slice(percent + 1);
+      return server && isNick(nick) ? contactAddress(nick, server) : null;
+    },
+  };
+}

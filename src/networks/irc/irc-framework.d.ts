@@ -1,0 +1,53 @@
+// Type declarations for the parts of irc-framework 4.14 that ponte uses
+// (the package ships no types). Only src/networks/irc/ imports it.
+declare module 'irc-framework' {
+  import { EventEmitter } from 'node:events';
+
+  export interface IrcClientOptions {
+    host: string;
+    port: number;
+    tls?: boolean;
+    rejectUnauthorized?: boolean;
+    nick: string;
+    username?: string;
+    gecos?: string;
+    password?: string;
+    account?: { account: string; password: string };
+    encoding?: string;
+    version?: string | null;
+    enable_chghost?: boolean;
+    enable_echomessage?: boolean;
+    auto_reconnect?: boolean;
+    ping_interval?: number;
+    ping_timeout?: number;
+    message_max_length?: number;
+  }
+
+  export interface IrcMessageLike {
+    command: string;
+    params: string[];
+    nick?: string;
+    tags: Record<string, string>;
+  }
+
+  export class Client extends EventEmitter {
+    constructor(options?: Partial<IrcClientOptions>);
+    user: { nick: string; username: string; host?: string };
+    network: {
+      name: string;
+      supports(name: string): string | boolean | undefined;
+      isChannelName(name: string): boolean;
+      options: Record<string, unknown>;
+    };
+    connected: boolean;
+    connection: { connected: boolean; end(data?: string): void };
+    connect(options?: IrcClientOptions): void;
+    raw(...args: Array<string | number>): void;
+    quit(message?: string): void;
+    join(channel: string, key?: string): void;
+    part(channel: string, message?: string): void;
+    changeNick(nick: string): void;
+    setTopic(channel: string, topic: string): void;
+    caseLower(text: string): string;
+  }
+}

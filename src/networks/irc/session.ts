@@ -1,0 +1,113 @@
+// One XMPP user's IRC session: one connection per IRC server, opened by the
+// first join to that server, shared by all the user's resources and closed
+// (QUIT) when the user leaves the last channel there.
+//
+// Decisions:
+// - The nick is server-wide (as on IRC): the first join's nick registers the
+//   connection; later joins get the connection's nick (the XMPP side tells
+//   the client with status 210).
+// - A message to `server@domain` is sent as raw IRC lines on the user's own
+//   connection to that server (which must be open: join a channel first).
+// - A message to `nick%server` needs an open connection to that server too.
+import { GatewayError } from '../../core/errors.js';
+import type { OutgoingMessage, SentReceipt } from '../../core/message.js';
+import type { Logger } from '../../log.js';
+import type { EventSink, JoinedRoom, NetworkAddress, NetworkSession } from '../types.js';
+import { isNick, serverEndpoint, splitId, type IrcSettings } from './addresses.js';
+import { IrcConnection, participantOf, roleOf } from './connection.js';
+
+export class IrcSession implements NetworkSession {
+  private readonly connections = new Map<string, IrcConnection>();
+
+  constructor(
+    private readonly settings: IrcSettings,
+    private readonly sink: EventSink,
+    private readonly log: Logger,
+  ) {}
+
+  async joinRoom(room: NetworkAddress, nick: string, options: { password?: string }): Promise<JoinedRoom> {
+    if (room.kind !== 'room') throw new GatewayError('item-not-found', `${room.id} is not an IRC channel.`);
+    const { name: channel, server } = splitId(room.id);
+    let connection = this.connections.get(server);
+    if (!connection) {
+      if (!isNick(nick)) throw new GatewayError('jid-malformed', `${nick} is not a valid IRC nickname (no spaces, and none of , ! @ * ? : . %).`);
+      connection = new IrcConnection(server, serverEndpoint(server, this.settings), nick, this.sink, this.log, (gone) => {
+        if (this.connections.get(server) === gone) this.connections.delete(server);
+      });
+      this.connections.set(server, connection);
+    }
+    await connection.connect();
+    let joined;
+    try {
+      joined = await connection.join(channel, options.password || undefined);
+    } catch (err) {
+      if (connection.channels.size === 0) await connection.quit('join failed');
+      throw err;
+    }
+    return {
+      nick: joined.nick,
+      participants: joined.members.map(participantOf),
+      ...roleOf(joined.ownModes),
+      ...(joined.subject ? { subject: joined.subject } : {}),
+    };
+  }
+
+  async leaveRoom(room: NetworkAddress, reason?: string): Promise<void> {
+    const { name: channel, server } = splitId(room.id);
+    const connection = this.connections.get(server);
+    if (!connection) return;
+    connection.part(channel, reason);
+    if (connection.channels.size === 0) {
+      this.connections.delete(server);
+      await connection.quit(reason || 'left the last channel');
+    }
+  }
+
+  private connectionFor(server: string): IrcConnection {
+    const connection = this.connections.get(server);
+    if (!connection?.open) {
+      throw new GatewayError('recipient-unavailable', `You are not connected to ${server}; join one of its channels first.`);
+    }
+    return connection;
+  }
+
+  async send(to: NetworkAddress, message: OutgoingMessage): Promise<SentReceipt> {
+    if (to.kind === 'server') return { ids: this.connectionFor(to.id).rawLines(message.body) };
+    const { name, server } = splitId(to.id);
+    const connection = this.connectionFor(server);
+    if (to.kind === 'room' && !connection.isIn(name)) throw new GatewayError('not-acceptable', `You are not in ${name}; join it first.`);
+    return { ids: connection.say(name, message.body, message.action === true) };
+  }
+
+  async sendPrivate(room: NetworkAddress, nick: string, message: OutgoingMessage): Promise<SentReceipt> {
+    const { server } = splitId(room.id);
+    if (!isNick(nick)) throw new GatewayError('item-not-found', `${nick} cannot be an IRC nickname.`);
+    return { ids: this.connectionFor(server).say(nick, message.body, message.action === true) };
+  }
+
+  async setSubject(room: NetworkAddress, subject: string): Promise<void> {
+    const { name, server } = splitId(room.id);
+    this.connectionFor(server).setTopic(name, subject);
+  }
+
+  async changeNick(_room: NetworkAddress, nick: string): Promise<string> {
+    const { server } = splitId(_room.id);
+    if (!isNick(nick)) throw new GatewayError('not-acceptable', `${nick} is not a valid IRC nickname.`);
+    return this.connectionFor(server).changeNick(nick);
+  }
+
+  async kick(room: NetworkAddress, nick: string, reason?: string): Promise<void> {
+    const { name, server } = splitId(room.id);
+    return this.connectionFor(server).kick(name, nick, reason);
+  }
+
+  async close(reason: string): Promise<void> {
+    const all = [...this.connections.values()];
+    this.connections.clear();
+    await Promise.allSettled(all.map((connection) => connection.quit(reason)));
+  }
+
+  connectionCount(): number {
+    return [...this.connections.values()].filter((connection) => connection.open).length;
+  }
+}
