@@ -56,6 +56,8 @@ async function main(): Promise<void> {
         ...(xmpp
           ? { PONTE_XMPP_HOST: xmpp.host, PONTE_XMPP_PORT: String(xmpp.componentPort), PONTE_XMPP_SECRET: xmpp.componentSecret }
           : {}),
+        // The local ngircd speaks plain text on loopback: say so (TLS is the default for every other server).
+        ...(irc ? { PONTE_NETWORKS_IRC_SERVERS: `127.0.0.1:${irc.port}/plain` } : {}),
         ...env,
       },
     });
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
   say(`  gateways      ${[...ponte.components.values()].map((c) => c.domain).join(', ')} (find them in your client's service discovery)`);
   if (irc) {
     say(`  IRC server    ngircd on 127.0.0.1:${irc.port}`);
-    say(`  join          #demo%127.0.0.1@${config.networks.irc.domain} (IRC channels work once the IRC network lands)`);
+    say(`  join          #demo%127.0.0.1@${config.networks.irc.domain} (an IRC channel on the local ngircd)`);
   }
   say(`  health        ${ponte.httpUrl}/health`);
   say();
