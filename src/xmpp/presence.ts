@@ -575,9 +575,13 @@ class PresenceModule {
         continue;
       }
       const sub = there.subscription;
+      // The roster read may predate a subscription handled meanwhile (the user's
+      // own subscribe racing this offer): it can add what it shows, never take
+      // away what the store already knows.
+      const known = await this.context.store.roster.get(user, gateway.name, offer.entity);
       await this.context.store.roster.update(user, gateway.name, offer.entity, {
-        userSees: sub === 'to' || sub === 'both',
-        entitySees: sub === 'from' || sub === 'both',
+        userSees: (known?.userSees ?? false) || sub === 'to' || sub === 'both',
+        entitySees: (known?.entitySees ?? false) || sub === 'from' || sub === 'both',
         name: offer.name ?? there.name ?? null,
       });
       result.present.push(offer.jid);
