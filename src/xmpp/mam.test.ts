@@ -7,18 +7,8 @@ import type { ArchiveEntry } from '../store/index.js';
 import type { Target } from './addressing.js';
 import { archivedMessage, archiveScope, finElement, MAM_DEFAULT_PAGE, MAM_MAX_PAGE, mamForm, NS_MAM, NS_RSM, parseMamQuery, resultMessage } from './mam.js';
 import { xml, type Element } from './stanza.js';
+import { assertXml } from '../../test/harness/xml-assert.js';
 
-type Plain = { name: string; attrs: Record<string, string | undefined>; children: Array<Plain | string> };
-function plain(element: Element): Plain {
-  return {
-    name: element.name,
-    attrs: { ...element.attrs },
-    children: element.children.map((child) => (typeof child === 'string' ? child : plain(child))),
-  };
-}
-function assertXml(actual: Element, expected: Element): void {
-  assert.deepEqual(plain(actual), plain(expected));
-}
 
 const field = (name: string, ...values: string[]) => xml('field', { var: name }, ...values.map((v) => xml('value', {}, v)));
 const form = (...fields: Element[]) =>

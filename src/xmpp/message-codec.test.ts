@@ -14,18 +14,8 @@ import {
   stripFallback,
 } from './message-codec.js';
 import { xml, type Element } from './stanza.js';
+import { assertXml } from '../../test/harness/xml-assert.js';
 
-type Plain = { name: string; attrs: Record<string, string | undefined>; children: Array<Plain | string> };
-function plain(element: Element): Plain {
-  return {
-    name: element.name,
-    attrs: { ...element.attrs },
-    children: element.children.map((child) => (typeof child === 'string' ? child : plain(child))),
-  };
-}
-function assertXml(actual: Element, expected: Element): void {
-  assert.deepEqual(plain(actual), plain(expected));
-}
 
 const msg = (...children: Element[]) => xml('message', { from: 'alice@localhost/desk', to: 'bob@test.localhost', type: 'chat', id: 'm1' }, ...children);
 

@@ -16,24 +16,13 @@ import { checkOccupantPing } from './muc/ping.js';
 import { historyMessage, mediatedInvite, occupantPresence, subjectMessage, unavailablePresence } from './muc/stanzas.js';
 import type { InboundStanza } from './router.js';
 import { xml, type Element } from './stanza.js';
+import { assertXml } from '../../test/harness/xml-assert.js';
 
 const ROOM = '#chan@test.localhost';
 const ME = 'alice@localhost/desk';
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
 const DELAY = 'urn:xmpp:delay';
 
-/** An element as plain data (name, attributes, children), for deepEqual without parent links. */
-type Plain = { name: string; attrs: Record<string, string | undefined>; children: Array<Plain | string> };
-function plain(element: Element): Plain {
-  return {
-    name: element.name,
-    attrs: { ...element.attrs },
-    children: element.children.map((child) => (typeof child === 'string' ? child : plain(child))),
-  };
-}
-function assertXml(actual: Element, expected: Element): void {
-  assert.deepEqual(plain(actual), plain(expected));
-}
 
 function roomWith(): RoomState {
   const room = new RoomState({ kind: 'room', id: '#chan' }, ROOM, 'alice');
