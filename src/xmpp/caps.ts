@@ -13,14 +13,15 @@
 // queries.
 import type { GatewayDomain } from '../core/core.js';
 import type { NetworkAddress } from '../networks/types.js';
-import { capsElement as capsOf, contactDiscoInfo, gatewayDiscoInfo, serverDiscoInfo } from './disco.js';
+import { capsElement as capsOf, contactDiscoInfo, gatewayDiscoInfo, serverDiscoInfo, type FeatureOptions } from './disco.js';
 import type { Element } from './stanza.js';
 
 export type CapsKind = 'gateway' | 'contact' | 'occupant';
 
 /** The <c/> element to put in presences sent from this gateway's JIDs (a new element each call: an element has one parent). */
-export function capsElement(gateway: GatewayDomain, kind: CapsKind): Element | null {
-  return capsOf(kind === 'gateway' ? gatewayDiscoInfo(gateway.network) : contactDiscoInfo(gateway.network));
+export function capsElement(gateway: GatewayDomain, kind: CapsKind, options: FeatureOptions = {}): Element | null {
+  // options must be the ones disco#info answers with (archive on or off), or `ver` would not match.
+  return capsOf(kind === 'gateway' ? gatewayDiscoInfo(gateway.network, options) : contactDiscoInfo(gateway.network));
 }
 
 /** The <c/> element for presences from a network server's JID (its disco#info names the server). */

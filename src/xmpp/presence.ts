@@ -73,6 +73,7 @@ import type { NetworkAddress } from '../networks/types.js';
 import type { RosterEntity, RosterItem } from '../store/repositories/roster.js';
 import type { Target } from './addressing.js';
 import { capsElement, serverCapsElement } from './caps.js';
+import { mamEnabled } from './mam.js';
 import type { XmppContext, XmppModule } from './context.js';
 import { iqRequests, privilegesOf, type IqRequests, type PrivilegeRegistry } from './privilege.js';
 import {
@@ -392,7 +393,7 @@ class PresenceModule {
       return;
     }
     const shown = gatewayShown(await this.sessionView(gateway, user, options.session), gateway.network.displayName, gateway.domain);
-    const caps = target.kind === 'gateway' ? capsElement(gateway, 'gateway') : serverCapsElement(gateway, target.address);
+    const caps = target.kind === 'gateway' ? capsElement(gateway, 'gateway', { archive: mamEnabled(this.context) }) : serverCapsElement(gateway, target.address);
     await this.sendShown(gateway, target.bare, to, shown, caps, { force: options.force });
   }
 
