@@ -3,12 +3,30 @@
 // and how to reach them, an optional fixed server).
 import type { Capability, Network } from '../types.js';
 import { ircAddressCodec, isNick, contactAddress, type IrcSettings } from './addresses.js';
+import type { ConnectionPolicy } from './connection.js';
+import { ConnectGate } from './reconnect.js';
 import { IrcSession } from './session.js';
+
+/** networks.irc from the config: addressing plus how connections behave. */
+export interface IrcNetworkSettings extends IrcSettings {
+  reconnectAttempts: number;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  throttleBurst: number;
+  throttleLinesPerSecond: number;
+  maxConnectingPerServer: number;
+}
 
 /** Only what works end to end; more as it is built (issue 4). */
 const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick'];
 
-export function createIrcNetwork(settings: IrcSettings): Network {
+export function createIrcNetwork(settings: IrcNetworkSettings): Network {
+  // One gate for the whole gateway: the limit is per IRC server, across users.
+  const policy: ConnectionPolicy = {
+    reconnect: { attempts: settings.reconnectAttempts, initialMs: settings.reconnectInitialMs, maxMs: settings.reconnectMaxMs },
+    throttle: { burst: settings.throttleBurst, linesPerSecond: settings.throttleLinesPerSecond },
+    gate: new ConnectGate(settings.maxConnectingPerServer),
+  };
   return {
     name: 'irc',
     identityType: 'irc',
@@ -21,7 +39,7 @@ export function createIrcNetwork(settings: IrcSettings): Network {
       return { accountKey: '', credentials: {} };
     },
     async login(_account, sink, context) {
-      return new IrcSession(settings, sink, context.log);
+      return new IrcSession(settings, policy, sink, context.log);
     },
     contactFromPrompt(prompt) {
       const text = prompt.trim();

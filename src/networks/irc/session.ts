@@ -14,13 +14,16 @@ import type { OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
 import type { EventSink, JoinedRoom, NetworkAddress, NetworkSession } from '../types.js';
 import { isNick, serverEndpoint, splitId, type IrcSettings } from './addresses.js';
-import { IrcConnection, participantOf, roleOf } from './connection.js';
+import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 
 export class IrcSession implements NetworkSession {
   private readonly connections = new Map<string, IrcConnection>();
+  /** Connections saying QUIT: a new connection to that server waits for it, so the nick is free again. */
+  private readonly quitting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly settings: IrcSettings,
+    private readonly policy: ConnectionPolicy,
     private readonly sink: EventSink,
     private readonly log: Logger,
   ) {}
@@ -29,9 +32,11 @@ export class IrcSession implements NetworkSession {
     if (room.kind !== 'room') throw new GatewayError('item-not-found', `${room.id} is not an IRC channel.`);
     const { name: channel, server } = splitId(room.id);
     let connection = this.connections.get(server);
+    if (!connection) await this.quitting.get(server);
+    connection = this.connections.get(server);
     if (!connection) {
       if (!isNick(nick)) throw new GatewayError('jid-malformed', `${nick} is not a valid IRC nickname (no spaces, and none of , ! @ * ? : . %).`);
-      connection = new IrcConnection(server, serverEndpoint(server, this.settings), nick, this.sink, this.log, (gone) => {
+      connection = new IrcConnection(server, serverEndpoint(server, this.settings), nick, this.sink, this.log, this.policy, (gone) => {
         if (this.connections.get(server) === gone) this.connections.delete(server);
       });
       this.connections.set(server, connection);
@@ -59,7 +64,11 @@ export class IrcSession implements NetworkSession {
     connection.part(channel, reason);
     if (connection.channels.size === 0) {
       this.connections.delete(server);
-      await connection.quit(reason || 'left the last channel');
+      const done = connection.quit(reason || 'left the last channel').finally(() => {
+        if (this.quitting.get(server) === done) this.quitting.delete(server);
+      });
+      this.quitting.set(server, done);
+      await done;
     }
   }
 
@@ -72,22 +81,22 @@ export class IrcSession implements NetworkSession {
   }
 
   async send(to: NetworkAddress, message: OutgoingMessage): Promise<SentReceipt> {
-    if (to.kind === 'server') return { ids: this.connectionFor(to.id).rawLines(message.body) };
+    if (to.kind === 'server') return { ids: await this.connectionFor(to.id).rawLines(message.body) };
     const { name, server } = splitId(to.id);
     const connection = this.connectionFor(server);
     if (to.kind === 'room' && !connection.isIn(name)) throw new GatewayError('not-acceptable', `You are not in ${name}; join it first.`);
-    return { ids: connection.say(name, message.body, message.action === true) };
+    return { ids: await connection.say(name, message.body, message.action === true) };
   }
 
   async sendPrivate(room: NetworkAddress, nick: string, message: OutgoingMessage): Promise<SentReceipt> {
     const { server } = splitId(room.id);
     if (!isNick(nick)) throw new GatewayError('item-not-found', `${nick} cannot be an IRC nickname.`);
-    return { ids: this.connectionFor(server).say(nick, message.body, message.action === true) };
+    return { ids: await this.connectionFor(server).say(nick, message.body, message.action === true) };
   }
 
   async setSubject(room: NetworkAddress, subject: string): Promise<void> {
     const { name, server } = splitId(room.id);
-    this.connectionFor(server).setTopic(name, subject);
+    await this.connectionFor(server).setTopic(name, subject);
   }
 
   async changeNick(_room: NetworkAddress, nick: string): Promise<string> {
@@ -108,6 +117,6 @@ export class IrcSession implements NetworkSession {
   }
 
   connectionCount(): number {
-    return [...this.connections.values()].filter((connection) => connection.open).length;
+    return [...this.connections.values()].filter((connection) => connection.online).length;
   }
 }
