@@ -33,6 +33,9 @@ import { ircToStyling, stylingToIrc } from './format.js';
 import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect.js';
 import { lineBudget, splitMessage } from './split.js';
 import { SendQueue, TokenBucket } from './throttle.js';
+import { ChannelOps } from './channel-ops.js';
+import { answerCtcp } from './ctcp.js';
+import { alternativeNick, DEFAULT_NICK_SUFFIX } from './nicks.js';
 
 /** How connections to IRC servers behave: the same for every user (from networks.irc). */
 export interface ConnectionPolicy {
@@ -235,7 +238,7 @@ export class IrcConnection {
         username: usernameFor(this.requestedNick),
         gecos: this.requestedNick,
         encoding: 'utf8',
-        version: 'ponte',
+        version: null, // CTCP VERSION is answered by ctcp.ts
         auto_reconnect: false,
         enable_chghost: true,
       });
@@ -289,7 +292,7 @@ export class IrcConnection {
       if (attempt.nickTries > NICK_RETRIES) {
         return this.failAttempt(new GatewayError('conflict', `the nickname ${this.requestedNick} and ${NICK_RETRIES} alternatives are in use`));
       }
-      this.client.changeNick(`${this.requestedNick}${'_'.repeat(attempt.nickTries)}`);
+      this.client.changeNick(alternativeNick(this.requestedNick, attempt.nickTries, this.nickSuffix));
       this.log.debug({ server: this.server, taken: event.nick }, 'IRC nick in use, trying another');
     });
     this.client.on('nick invalid', (event: { nick: string; reason: string }) => {
@@ -553,7 +556,7 @@ export class IrcConnection {
 
   setTopic(channel: string, topic: string): Promise<void> {
     checkParam(channel, 'channel name', true);
-    return this.enqueue([this.client.rawString('TOPIC', channel, oneLine(topic) || ':')]);
+    return this.ops.setTopic(channel, oneLine(topic));
   }
 
   /** NICK; resolves with the nick the server confirmed. */
@@ -724,7 +727,8 @@ export class IrcConnection {
       if (!state) return;
       if (this.isMe(event.kicked)) this.channels.delete(ircLower(event.channel));
       else state.members.delete(ircLower(event.kicked));
-      this.sink.kicked(state.address, event.kicked, event.nick, event.message || undefined);
+      const removed = this.ops.isBanKick(event.channel, event.kicked) ? this.sink.banned : this.sink.kicked;
+      removed.call(this.sink, state.address, event.kicked, event.nick, event.message || undefined);
     });
 
     client.on('quit', (event: { nick: string; message: string }) => {
@@ -789,7 +793,24 @@ export class IrcConnection {
     client.on('privmsg', onMessage('privmsg'));
     client.on('action', onMessage('action'));
     client.on('notice', onMessage('notice'));
+
+    this.ops.listen();
+    answerCtcp(client, () => this.nick, (a, b) => ircLower(a) === ircLower(b), this.log);
   }
+
+  // Channel operations (bans, roles, invitations, mode notices): channel-ops.ts.
+  private opsInstance: ChannelOps | undefined;
+  get ops(): ChannelOps {
+    return (this.opsInstance ??= new ChannelOps(this, this.sink, this.log));
+  }
+
+  /** Lines (built with client.rawString) through the flood-controlled queue; resolves once written. */
+  sendLines(lines: string[]): Promise<void> {
+    return this.enqueue(lines);
+  }
+
+  /** What is appended to a nick in use while registering (nicks.ts); the session sets it from the config. */
+  nickSuffix = DEFAULT_NICK_SUFFIX;
 }
 
 /** IRC text as the XMPP side shows it: formatting as XEP-0393, nothing XML cannot carry. */
