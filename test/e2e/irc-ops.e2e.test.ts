@@ -195,6 +195,13 @@ for (const [kind, start] of SERVERS) {
       await alice.send(xml('message', { to: roomJid(other), type: 'groupchat', id: 'subj1' }, xml('subject', {}, 'mine now')));
       const subjectError = await alice.waitFor((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.id === 'subj1', 10_000);
       assert.equal(errorOf(subjectError).condition, 'forbidden');
+
+      // Made an operator on IRC, alice sees it in her own presence, and may act.
+      carol.send(`MODE ${other} +o ${me}`);
+      const promoted = await presenceOf(alice, other, me, (s) => codes(s).includes(110));
+      assert.equal(itemOf(promoted)?.attrs.role, 'moderator');
+      await alice.iq(admin(other, 'set', xml('item', { nick: carol.nick, role: 'participant' })));
+      await carol.waitFor((m) => m.command === 'MODE' && m.params[1] === '-o' && m.params[2] === carol.nick, 10_000, 'MODE -o carol');
     });
 
     test('INVITE both ways: IRC to a mediated invitation; mediated and direct invitations to INVITE', async () => {

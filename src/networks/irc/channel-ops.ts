@@ -42,6 +42,7 @@ type Listener = (...args: any[]) => void;
 
 const COMMAND_TIMEOUT_MS = 10_000;
 const MODERATOR_MODES = ['q', 'a', 'o', 'h'];
+const MAX_KNOWN_HOSTS = 10_000;
 
 export interface BanEntry {
   mask: string;
@@ -184,7 +185,12 @@ export class ChannelOps {
   }
 
   private seen(nick: string | undefined, user: string | undefined, host: string | undefined): void {
-    if (nick && user && host) this.hosts.set(ircLower(nick), { user, host });
+    if (!nick || !user || !host) return;
+    const lower = ircLower(nick);
+    this.hosts.delete(lower);
+    this.hosts.set(lower, { user, host });
+    // Bounded: the least recently seen go first (a Map iterates in insertion order).
+    if (this.hosts.size > MAX_KNOWN_HOSTS) this.hosts.delete(this.hosts.keys().next().value!);
   }
 
   private who(nick: string): { nick: string; user?: string; host?: string } {
@@ -196,6 +202,10 @@ export class ChannelOps {
     const client = this.host.client;
     const remember = (event: { nick?: string; ident?: string; hostname?: string }) => this.seen(event.nick, event.ident, event.hostname);
     for (const name of ['join', 'privmsg', 'action', 'notice']) client.on(name, remember);
+    client.on('join', (event: { nick: string; channel: string }) => {
+      // A (re)join starts from what the server says now, not from bans seen in an earlier stay.
+      if (this.isMe(event.nick)) this.bans.delete(ircLower(event.channel));
+    });
     client.on('userlist', (event: { users: Array<{ nick: string; ident?: string; hostname?: string }> }) => {
       for (const user of event.users) this.seen(user.nick, user.ident, user.hostname);
     });

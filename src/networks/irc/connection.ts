@@ -765,6 +765,8 @@ export class IrcConnection {
         if (this.isMe(change.param)) {
           if (adding) state.ownModes.add(letter);
           else state.ownModes.delete(letter);
+          // The user's own role shows in their self-presence (and unlocks their client's moderation tools).
+          this.sink.participantChanged(state.address, { nick: this.nick, ...roleOf(state.ownModes) });
           continue;
         }
         const member = state.members.get(ircLower(change.param));
