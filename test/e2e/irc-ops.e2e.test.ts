@@ -156,6 +156,29 @@ for (const [kind, start] of SERVERS) {
       assert.equal(itemOf(out)?.getChild('actor')?.attrs.nick, bob.nick);
     });
 
+    test('in a moderated channel, members without voice (the user too) are visitors; voice makes them participants', async () => {
+      const channel = `#mod${tag}`;
+      const bob = await ircAs('bob', channel);
+      const carol = await ircAs('carol', channel);
+      await joinRoom(alice, channel, me);
+      await sawJoin(bob, me);
+      bob.send(`MODE ${channel} +m`);
+      assert.equal(itemOf(await presenceOf(alice, channel, me, (s) => codes(s).includes(110)))?.attrs.role, 'visitor');
+      assert.equal(itemOf(await presenceOf(alice, channel, carol.nick))?.attrs.role, 'visitor');
+      bob.send(`MODE ${channel} +v ${me}`);
+      assert.equal(itemOf(await presenceOf(alice, channel, me, (s) => codes(s).includes(110)))?.attrs.role, 'participant');
+      bob.send(`MODE ${channel} -m`);
+      assert.equal(itemOf(await presenceOf(alice, channel, carol.nick))?.attrs.role, 'participant');
+
+      // Joining a channel that is already moderated: the user learns it right after the join.
+      const moderated = `#mod2${tag}`;
+      bob.send(`JOIN ${moderated}`);
+      bob.send(`MODE ${moderated} +m`);
+      await bob.waitFor((m) => m.command === 'MODE' && m.params[0] === moderated, 10_000, 'MODE +m');
+      await joinRoom(alice, moderated, me);
+      assert.equal(itemOf(await presenceOf(alice, moderated, me, (s) => codes(s).includes(110)))?.attrs.role, 'visitor');
+    });
+
     test('roles from XMPP become +o/-o/+v/-v; without operator status the server refusal is forbidden', async () => {
       const channel = `#roles${tag}`;
       await joinRoom(alice, channel, me);

@@ -57,3 +57,12 @@ test('USERHOST replies, opers and away flags included', () => {
   ]);
   assert.deepEqual(parseUserhost(''), []);
 });
+
+test('in a moderated channel, no prefix is visitor; voice and above are unchanged', async () => {
+  const { roleOf } = await import('./connection.js');
+  assert.equal(roleOf(new Set(), true).role, 'visitor');
+  assert.equal(roleOf(new Set(), false).role, 'participant');
+  assert.equal(roleOf(new Set(['v']), true).role, 'participant');
+  assert.equal(roleOf(new Set(['h']), true).role, 'moderator');
+  assert.deepEqual(roleOf(new Set(['q']), true), { role: 'moderator', affiliation: 'owner' });
+});

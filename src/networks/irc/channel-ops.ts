@@ -16,8 +16,10 @@
 //   "nick" (or the nick of a banned user) to affiliation none lifts the ban.
 // - Roles: moderator = +o; participant takes o/h (and q/a) away from a
 //   moderator, or gives +v (voice) to anyone else; visitor takes every prefix
-//   mode away (-v too). IRC shows voice as participant: XMPP has no level
-//   between participant and moderator that clients show.
+//   mode away (-v too). From IRC, voice is participant; no prefix is
+//   participant too, except in a moderated (+m) channel: visitor, as they
+//   cannot speak. The gateway asks for the channel's modes (MODE #chan) on
+//   every join to know; +m/-m later re-announce the voiceless members.
 // - Other affiliations (member, admin, owner) have no IRC meaning without
 //   services: feature-not-implemented, with a text that says to use roles.
 // - Channel mode changes other than the prefix modes (which become presence
@@ -35,7 +37,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, NetworkAddress, Role } from '../types.js';
 import { contactAddress, ircLower, isChannelName, roomAddress } from './addresses.js';
-import type { ChannelMember } from './connection.js';
+import { participantIn, roleOf, type ChannelMember } from './connection.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- irc-framework events carry untyped payloads
 type Listener = (...args: any[]) => void;
@@ -156,6 +158,8 @@ interface Outcome<T> {
 export class ChannelOps {
   /** Known bans per channel (lowercased): from MODE changes and ban list queries. */
   private readonly bans = new Map<string, Map<string, BanEntry>>();
+  /** Channels (lowercased) that are moderated (+m). */
+  private readonly moderated = new Set<string>();
   /** user@host of nicks seen (lowercased nick). */
   private readonly hosts = new Map<string, { user: string; host: string }>();
 
@@ -204,7 +208,15 @@ export class ChannelOps {
     for (const name of ['join', 'privmsg', 'action', 'notice']) client.on(name, remember);
     client.on('join', (event: { nick: string; channel: string }) => {
       // A (re)join starts from what the server says now, not from bans seen in an earlier stay.
-      if (this.isMe(event.nick)) this.bans.delete(ircLower(event.channel));
+      if (!this.isMe(event.nick)) return;
+      this.bans.delete(ircLower(event.channel));
+      this.moderated.delete(ircLower(event.channel));
+      // Whether the channel is moderated decides who is a visitor: ask (answered with 324).
+      if (isChannelName(event.channel)) client.raw('MODE', event.channel);
+    });
+    client.on('channel info', (event: { channel: string; modes?: Array<{ mode: string }> }) => {
+      if (!event.modes) return;
+      this.setModerated(event.channel, event.modes.some((change) => change.mode === '+m'));
     });
     client.on('userlist', (event: { users: Array<{ nick: string; ident?: string; hostname?: string }> }) => {
       for (const user of event.users) this.seen(user.nick, user.ident, user.hostname);
@@ -222,6 +234,7 @@ export class ChannelOps {
       const prefixModes = this.prefixModes();
       const shown = event.modes.filter((change) => !prefixModes.has(change.mode[1] ?? ''));
       for (const change of shown) {
+        if (change.mode[1] === 'm') this.setModerated(state.name, change.mode[0] === '+');
         if (change.mode[1] !== 'b' || !change.param) continue;
         const bans = this.bansOf(state.name);
         if (change.mode[0] === '+') bans.set(ircLower(change.param), { mask: change.param, by: event.nick, at: new Date(event.time ?? Date.now()) });
@@ -236,6 +249,25 @@ export class ChannelOps {
       this.log.debug({ server: this.host.server, channel: event.channel, by: event.nick }, 'IRC invitation');
       this.sink.invited(roomAddress(event.channel, this.host.server), by);
     });
+  }
+
+  isModerated(channel: string): boolean {
+    return this.moderated.has(ircLower(channel));
+  }
+
+  /** Records +m/-m; on a change, the members without a prefix (the user too) are shown in their new role. */
+  private setModerated(channel: string, moderated: boolean): void {
+    const lower = ircLower(channel);
+    if (this.moderated.has(lower) === moderated) return;
+    if (moderated) this.moderated.add(lower);
+    else this.moderated.delete(lower);
+    const state = this.host.channels.get(lower);
+    if (!state?.joined) return;
+    const voiceless = (modes: ReadonlySet<string>) => ![...MODERATOR_MODES, 'v'].some((m) => modes.has(m));
+    if (voiceless(state.ownModes)) this.sink.participantChanged(state.address, { nick: this.host.nick, ...roleOf(state.ownModes, moderated) });
+    for (const member of state.members.values()) {
+      if (voiceless(member.modes)) this.sink.participantChanged(state.address, participantIn(member, moderated));
+    }
   }
 
   /** Whether a KICK of `nick` from `channel` is the second half of a ban: a known ban matches them. */

@@ -8,7 +8,8 @@
 //   parameter), so a body can never smuggle a second command.
 // - Nick in use while registering: nick_, nick__, ... (5 tries), then failure.
 // - Roles from channel prefixes: q (~) owner, a (&) admin, o (@) and h (%)
-//   moderator, v (+) and none participant.
+//   moderator, v (+) and none participant; in a moderated (+m) channel,
+//   none is visitor (they cannot speak). channel-ops.ts tracks +m.
 // - A connection lost after registration is re-established with backoff
 //   (reconnect.ts), through the per-server gate; the channels are rejoined
 //   with their keys and the difference in members shown as joins and leaves.
@@ -109,15 +110,21 @@ const JOIN_NUMERICS: Record<string, { condition: ErrorCondition; text: string }>
 /** Characters XML cannot carry; IRC formatting codes among them (until they are converted). */
 const NOT_XML = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
 
-export function roleOf(modes: Set<string>): { role: Role; affiliation: Affiliation } {
+export function roleOf(modes: ReadonlySet<string>, moderated = false): { role: Role; affiliation: Affiliation } {
   if (modes.has('q')) return { role: 'moderator', affiliation: 'owner' };
   if (modes.has('a')) return { role: 'moderator', affiliation: 'admin' };
   if (modes.has('o') || modes.has('h')) return { role: 'moderator', affiliation: 'none' };
+  if (moderated && !modes.has('v')) return { role: 'visitor', affiliation: 'none' };
   return { role: 'participant', affiliation: 'none' };
 }
 
 export function participantOf(member: ChannelMember): Participant {
   return { nick: member.nick, ...roleOf(member.modes) };
+}
+
+/** The member as a participant of a channel that is moderated (+m) or not. */
+export function participantIn(member: ChannelMember, moderated: boolean): Participant {
+  return { nick: member.nick, ...roleOf(member.modes, moderated) };
 }
 
 /** Throws unless `value` can be one IRC parameter (a middle one: no spaces either). */
@@ -669,7 +676,7 @@ export class IrcConnection {
       }
       const member: ChannelMember = { nick: event.nick, modes: new Set() };
       state.members.set(ircLower(event.nick), member);
-      if (!this.pendingJoins.has(ircLower(state.name))) this.sink.participantJoined(state.address, participantOf(member));
+      if (!this.pendingJoins.has(ircLower(state.name))) this.sink.participantJoined(state.address, participantIn(member, this.ops.isModerated(state.name)));
     });
 
     client.on('userlist', (event: { channel: string; users: Array<{ nick: string; modes: string[] }> }) => {
@@ -766,14 +773,14 @@ export class IrcConnection {
           if (adding) state.ownModes.add(letter);
           else state.ownModes.delete(letter);
           // The user's own role shows in their self-presence (and unlocks their client's moderation tools).
-          this.sink.participantChanged(state.address, { nick: this.nick, ...roleOf(state.ownModes) });
+          this.sink.participantChanged(state.address, { nick: this.nick, ...roleOf(state.ownModes, this.ops.isModerated(state.name)) });
           continue;
         }
         const member = state.members.get(ircLower(change.param));
         if (!member) continue;
         if (adding) member.modes.add(letter);
         else member.modes.delete(letter);
-        this.sink.participantChanged(state.address, participantOf(member));
+        this.sink.participantChanged(state.address, participantIn(member, this.ops.isModerated(state.name)));
       }
     });
 
