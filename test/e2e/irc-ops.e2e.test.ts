@@ -3,11 +3,12 @@
 // Bans both ways (301, the ban list as the outcast list, lifting a ban),
 // roles both ways and the 482 refusal, channel modes as room notices,
 // INVITE both ways, CTCP answers, the nick-in-use alternative, NOTICEs, and
-// a correction of a message that went out as several IRC lines.
+// a correction of a message that went out as several IRC lines; on InspIRCd,
+// a ban whose mask comes from USERHOST.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
-import { connectIrc, startNgircd, type IrcConnection, type IrcMessage, type IrcServer } from '../harness/irc-server.js';
+import { connectIrc, startInspircd, startNgircd, type IrcConnection, type IrcMessage, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 import { VERSION } from '../../src/version.js';
 
@@ -343,6 +344,61 @@ for (const [kind, start] of SERVERS) {
       assert.equal(reflected.getChild('replace', CORRECT)?.attrs.id, 'long-1');
       await alice.send(groupchat(channel, 'after the fix'));
       assert.equal((await privmsgTo(bob, channel, 'the next message')).params[1], 'after the fix', 'the fallback went out once');
+    });
+  });
+}
+
+// InspIRCd (IRCv3, other numerics' details): a ban of someone the gateway saw
+// no JOIN of, so their mask comes from USERHOST, and the ban list as
+// InspIRCd sends it (with setter and time).
+let inspircd: IrcServer;
+before(async () => {
+  inspircd = await startInspircd();
+});
+after(async () => {
+  await inspircd?.stop();
+});
+
+for (const [kind, start] of SERVERS) {
+  describe(`IRC channel operations through ${kind} and InspIRCd`, () => {
+    let t: TestGateway;
+    let alice: TestXmppClient;
+    const tag = kind === 'Prosody' ? 'p' : 'e';
+    const me = `alice${tag}`;
+    const ircClients: IrcConnection[] = [];
+
+    before(async () => {
+      t = await startTestGateway(start, { env: { PONTE_NETWORKS_IRC_SERVERS: `${SERVER}:${inspircd.port}/plain` } });
+      alice = await t.client('alice');
+    });
+    after(async () => {
+      await Promise.all(ircClients.map((c) => c.close().catch(() => undefined)));
+      await t?.stop();
+    });
+
+    test('made an operator on IRC, the user bans a member who was there first: USERHOST gives the mask', async () => {
+      const channel = `#insp${tag}`;
+      const bob = await connectIrc(inspircd, `ibob${tag}`);
+      ircClients.push(bob);
+      bob.send(`JOIN ${channel}`);
+      await bob.waitFor((m) => m.command === '366', 10_000, 'NAMES');
+      await joinRoom(alice, channel, me);
+      await bob.waitFor((m) => m.command === 'JOIN' && nickOfPrefix(m.prefix) === me, 10_000, 'JOIN of alice');
+      bob.send(`MODE ${channel} +o ${me}`);
+      assert.equal(itemOf(await presenceOf(alice, channel, me, (s) => codes(s).includes(110)))?.attrs.role, 'moderator');
+
+      await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'outcast', nick: bob.nick })));
+      const mode = await bob.waitFor((m) => m.command === 'MODE' && m.params[1] === '+b', 10_000, 'MODE +b');
+      assert.match(mode.params[2]!, new RegExp(`^\\*!~?ibob${tag}@127\\.0\\.0\\.1$`), 'the mask from USERHOST');
+      await bob.waitFor((m) => m.command === 'KICK' && m.params[1] === bob.nick, 10_000, 'KICK');
+      const gone = await presenceOf(alice, channel, bob.nick, (s) => s.attrs.type === 'unavailable');
+      assert.ok(codes(gone).includes(301), gone.toString());
+
+      const list = await alice.iq(admin(channel, 'get', xml('item', { affiliation: 'outcast' })));
+      assert.deepEqual(list.getChild('query', MUC_ADMIN)?.getChildren('item').map((i) => i.attrs.nick), [mode.params[2]]);
+      await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'none', nick: mode.params[2]! })));
+      bob.send(`JOIN ${channel}`);
+      await bob.waitFor((m) => m.command === '366', 10_000, 'rejoined after the ban was lifted');
     });
   });
 }

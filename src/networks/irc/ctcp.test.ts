@@ -21,3 +21,18 @@ test('TIME is UTC; CLIENTINFO lists what is answered', () => {
 test('anything else gets no reply', () => {
   for (const type of ['DCC', 'SOURCE', 'USERINFO', 'FINGER', 'ERRMSG', '']) assert.equal(ctcpReply(type, 'x'), null);
 });
+
+test('a flood of requests gets at most a burst of replies; channel requests and unknown types none', async () => {
+  const { EventEmitter } = await import('node:events');
+  const { answerCtcp } = await import('./ctcp.js');
+  const { createLogger } = await import('../../log.js');
+  const sent: unknown[][] = [];
+  const client = Object.assign(new EventEmitter(), { raw: (...args: unknown[]) => sent.push(args) });
+  answerCtcp(client as never, () => 'Alice', (a, b) => a.toLowerCase() === b.toLowerCase(), createLogger({ level: 'silent', format: 'json' }));
+  client.emit('ctcp request', { nick: 'bob', target: '#chan', type: 'VERSION', message: 'VERSION' });
+  client.emit('ctcp request', { nick: 'bob', target: 'alice', type: 'DCC', message: 'DCC SEND x 1 2 3' });
+  assert.equal(sent.length, 0);
+  for (let i = 0; i < 20; i++) client.emit('ctcp request', { nick: 'bob', target: 'alice', type: 'PING', message: `PING ${i}` });
+  assert.equal(sent.length, 5);
+  assert.deepEqual(sent[0], ['NOTICE', 'bob', '\x01PING 0\x01']);
+});
