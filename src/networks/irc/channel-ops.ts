@@ -28,6 +28,8 @@
 //   order, so its PONG means "done"; an error numeric for the channel or
 //   nick before it fails the command with its condition (482: forbidden). A
 //   change the server accepts silently (an op who is already op) is success.
+//   The lines go through the connection's flood-controlled queue; the wait
+//   for the answer starts once they are written.
 // - INVITE from IRC to the user: an invitation to the room, from the
 //   inviter's contact address. INVITE from XMPP: IRC carries no reason; the
 //   reason is not sent.
@@ -60,6 +62,8 @@ export interface OpsHost {
   readonly open: boolean;
   readonly channels: ReadonlyMap<string, { name: string; address: NetworkAddress; members: Map<string, ChannelMember>; ownModes: Set<string>; joined: boolean }>;
   kick(channel: string, nick: string, reason?: string): Promise<void>;
+  /** Writes lines (built with client.rawString) through the connection's flood-controlled queue; resolves once written. */
+  sendLines(lines: string[]): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------
@@ -212,7 +216,9 @@ export class ChannelOps {
       this.bans.delete(ircLower(event.channel));
       this.moderated.delete(ircLower(event.channel));
       // Whether the channel is moderated decides who is a visitor: ask (answered with 324).
-      if (isChannelName(event.channel)) client.raw('MODE', event.channel);
+      if (isChannelName(event.channel)) {
+        this.host.sendLines([client.rawString('MODE', event.channel)]).catch(() => undefined);
+      }
     });
     client.on('channel info', (event: { channel: string; modes?: Array<{ mode: string }> }) => {
       if (!event.modes) return;
@@ -290,20 +296,21 @@ export class ChannelOps {
    */
   private run<T>(lines: string[][], about: { channel?: string; nick?: string }, outcome: Outcome<T>): Promise<T> {
     const { client, server } = this.host;
-    if (!this.host.open) return Promise.reject(new GatewayError('recipient-unavailable', `The connection to ${server} is closed.`));
     const token = `ponte-${randomUUID()}`;
+    const wire = [...lines.map((line) => client.rawString(...line)), client.rawString('PING', token)];
+    if (!this.host.open) return Promise.reject(new GatewayError('recipient-unavailable', `The connection to ${server} is closed.`));
     const channel = about.channel;
     const sameChannel = (name: string | undefined) => channel !== undefined && name !== undefined && ircLower(name) === ircLower(channel);
     const sameNick = (name: string | undefined) => about.nick !== undefined && name !== undefined && ircLower(name) === ircLower(about.nick);
     const said = (reason: string | undefined) => (reason ? ` (${server}: ${reason})` : '');
     return new Promise<T>((resolve, reject) => {
       let listeners: Record<string, Listener> = {};
-      const timer = setTimeout(() => settle(new GatewayError('remote-server-timeout', `${server} did not answer within ${COMMAND_TIMEOUT_MS / 1000} s.`)), COMMAND_TIMEOUT_MS);
+      let timer: NodeJS.Timeout | undefined;
       let settled = false;
       const settle = (value: T | GatewayError) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        if (timer) clearTimeout(timer);
         for (const [name, fn] of Object.entries(listeners)) client.removeListener(name, fn);
         if (value instanceof GatewayError) reject(value);
         else resolve(value);
@@ -336,8 +343,12 @@ export class ChannelOps {
         },
       };
       for (const [name, fn] of Object.entries(listeners)) client.on(name, fn);
-      for (const line of lines) client.raw(...line);
-      client.raw('PING', token);
+      this.host.sendLines(wire).then(
+        () => {
+          if (!settled) timer = setTimeout(() => settle(new GatewayError('remote-server-timeout', `${server} did not answer within ${COMMAND_TIMEOUT_MS / 1000} s.`)), COMMAND_TIMEOUT_MS);
+        },
+        (err: unknown) => settle(err instanceof GatewayError ? err : new GatewayError('recipient-unavailable', `The connection to ${server} is closed.`)),
+      );
     });
   }
 

@@ -6,7 +6,8 @@
 // - irc-framework parses every line and builds every line; ponte only hands it
 //   parameters it checked (no CR, LF or NUL anywhere; no space in a middle
 //   parameter), so a body can never smuggle a second command.
-// - Nick in use while registering: nick_, nick__, ... (5 tries), then failure.
+// - Nick in use while registering: the alternatives of nicks.ts (nick_,
+//   nick__, ... by default; networks.irc.nickSuffix), 5 tries, then failure.
 // - Roles from channel prefixes: q (~) owner, a (&) admin, o (@) and h (%)
 //   moderator, v (+) and none participant; in a moderated (+m) channel,
 //   none is visitor (they cannot speak). channel-ops.ts tracks +m.
@@ -804,7 +805,7 @@ export class IrcConnection {
     client.on('notice', onMessage('notice'));
 
     this.ops.listen();
-    answerCtcp(client, () => this.nick, (a, b) => ircLower(a) === ircLower(b), this.log);
+    answerCtcp(client, () => this.nick, (a, b) => ircLower(a) === ircLower(b), (line) => this.sendLines([line]), this.log);
   }
 
   // Channel operations (bans, roles, invitations, mode notices): channel-ops.ts.

@@ -24,15 +24,18 @@ test('anything else gets no reply', () => {
 
 test('a flood of requests gets at most a burst of replies; channel requests and unknown types none', async () => {
   const { EventEmitter } = await import('node:events');
+  const { Client } = await import('irc-framework');
   const { answerCtcp } = await import('./ctcp.js');
   const { createLogger } = await import('../../log.js');
-  const sent: unknown[][] = [];
-  const client = Object.assign(new EventEmitter(), { raw: (...args: unknown[]) => sent.push(args) });
-  answerCtcp(client as never, () => 'Alice', (a, b) => a.toLowerCase() === b.toLowerCase(), createLogger({ level: 'silent', format: 'json' }));
+  const real = new Client();
+  const client = Object.assign(new EventEmitter(), { rawString: real.rawString.bind(real) });
+  const sent: string[] = [];
+  const send = async (line: string) => void sent.push(line);
+  answerCtcp(client as never, () => 'Alice', (a, b) => a.toLowerCase() === b.toLowerCase(), send, createLogger({ level: 'silent', format: 'json' }));
   client.emit('ctcp request', { nick: 'bob', target: '#chan', type: 'VERSION', message: 'VERSION' });
   client.emit('ctcp request', { nick: 'bob', target: 'alice', type: 'DCC', message: 'DCC SEND x 1 2 3' });
   assert.equal(sent.length, 0);
   for (let i = 0; i < 20; i++) client.emit('ctcp request', { nick: 'bob', target: 'alice', type: 'PING', message: `PING ${i}` });
   assert.equal(sent.length, 5);
-  assert.deepEqual(sent[0], ['NOTICE', 'bob', '\x01PING 0\x01']);
+  assert.equal(sent[0], 'NOTICE bob :\x01PING 0\x01');
 });

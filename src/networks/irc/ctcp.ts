@@ -46,8 +46,17 @@ interface CtcpRequestEvent {
   message: string;
 }
 
-/** Answers CTCP requests on `client` whose target is the nick `ownNick()` returns. */
-export function answerCtcp(client: Client, ownNick: () => string, isSameNick: (a: string, b: string) => boolean, log: Logger): void {
+/**
+ * Answers CTCP requests on `client` whose target is the nick `ownNick()`
+ * returns; `send` writes a line (through the connection's flood control).
+ */
+export function answerCtcp(
+  client: Client,
+  ownNick: () => string,
+  isSameNick: (a: string, b: string) => boolean,
+  send: (line: string) => Promise<void>,
+  log: Logger,
+): void {
   const bucket = new TokenBucket({ capacity: 5, refillPerSecond: 1 });
   client.on('ctcp request', (event: CtcpRequestEvent) => {
     if (!event.nick || !event.type || !isSameNick(event.target, ownNick())) return;
@@ -58,6 +67,8 @@ export function answerCtcp(client: Client, ownNick: () => string, isSameNick: (a
       log.debug({ from: event.nick, type: event.type }, 'CTCP reply dropped: too many requests');
       return;
     }
-    client.raw('NOTICE', event.nick, `\x01${reply}\x01`);
+    send(client.rawString('NOTICE', event.nick, `\x01${reply}\x01`)).catch((err: Error) =>
+      log.debug({ to: event.nick, err: err.message }, 'CTCP reply not sent'),
+    );
   });
 }
