@@ -18,7 +18,7 @@ export interface IrcNetworkSettings extends IrcSettings {
 }
 
 /** Only what works end to end; more as it is built (issue 4). */
-const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick'];
+const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'ban', 'roles', 'invites'];
 
 export function createIrcNetwork(settings: IrcNetworkSettings): Network {
   // One gate for the whole gateway: the limit is per IRC server, across users.
