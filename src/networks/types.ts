@@ -78,7 +78,11 @@ export interface Participant {
   affiliation: Affiliation;
   /** The participant as a contact, where the network can tell (for a real JID in non-anonymous rooms). */
   contact?: NetworkAddress;
-  /** Presence show, if the network knows the participant is away etc. */
+  /**
+   * Presence show, if the network knows the participant is away etc. An
+   * update (participantChanged) keeps the previous show unless the key is
+   * present: set it to undefined to say "available again".
+   */
   show?: 'away' | 'xa' | 'dnd' | 'chat';
   status?: string;
 }

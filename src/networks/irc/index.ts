@@ -18,7 +18,11 @@ export interface IrcNetworkSettings extends IrcSettings {
 }
 
 /** Only what works end to end; more as it is built (issue 4). */
-const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'ban', 'roles', 'invites'];
+const CAPABILITIES: readonly Capability[] = [
+  'rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'ban', 'roles', 'invites',
+  // Through IRCv3 tags where the server has them (typing, reactions), else a fallback or a clear error (ircv3.ts).
+  'chat-states', 'replies', 'reactions',
+];
 
 export function createIrcNetwork(settings: IrcNetworkSettings): Network {
   // One gate for the whole gateway: the limit is per IRC server, across users.
