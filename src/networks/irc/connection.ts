@@ -33,6 +33,7 @@ import type { Affiliation, EventSink, NetworkAddress, Participant, Role, Subject
 import { contactAddress, ircLower, roomAddress, type ServerEndpoint } from './addresses.js';
 import { ircToStyling, stylingToIrc } from './format.js';
 import { chatStateOf, EchoWaiters, EXTRA_CAPS, ReactionBook, typingOf, TypingThrottle } from './ircv3.js';
+import { isNetsplit, SplitHold } from './netsplit.js';
 import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect.js';
 import { lineBudget, splitMessage } from './split.js';
 import { SendQueue, TokenBucket } from './throttle.js';
@@ -45,6 +46,8 @@ export interface ConnectionPolicy {
   reconnect: BackoffOptions & { attempts: number };
   throttle: { burst: number; linesPerSecond: number };
   gate: ConnectGate;
+  /** How long members who left in a netsplit stay out of sight, waiting for the netjoin. */
+  netsplitHoldMs: number;
 }
 
 /** A message (one or more lines) waiting to be written. */
@@ -182,6 +185,7 @@ export class IrcConnection {
   private readonly reactions = new ReactionBook();
   private readonly typing = new TypingThrottle();
   private labels = 0;
+  private readonly splits: SplitHold<ChannelMember>;
   /** Lines accepted while the connection is down, in order. */
   private held: Outgoing[] = [];
   private wake: (() => void) | null = null;
@@ -208,6 +212,13 @@ export class IrcConnection {
     this.outbox = new SendQueue<Outgoing>(bucket, (item) => this.write(item), undefined, (err) =>
       this.log.warn({ server: this.server, err: (err as Error).message }, 'IRC line not written'),
     );
+    this.splits = new SplitHold<ChannelMember>(policy.netsplitHoldMs, (channel, members, reason) => {
+      const state = this.channels.get(channel);
+      if (!state?.joined) return;
+      const nicks = members.map((member) => member.nick);
+      if (this.sink.participantsLeft) this.sink.participantsLeft(state.address, nicks, reason);
+      else for (const nick of nicks) this.sink.participantLeft(state.address, nick, reason);
+    });
     this.client.requestCap([...EXTRA_CAPS]);
     this.listen();
     this.listenForRegistration();
@@ -358,6 +369,8 @@ export class IrcConnection {
   private async reconnect(why: string): Promise<void> {
     this.phase = 'reconnecting';
     this.held = [...this.outbox.clear(), ...this.held];
+    // The rejoin's NAMES will tell who is there: splits held from before are moot.
+    this.splits.forget();
     // Lines written but not echoed yet may or may not have reached the server: never sent twice.
     for (const item of this.echoes.all()) {
       this.echoes.drop(item);
@@ -604,6 +617,7 @@ export class IrcConnection {
     if (!state) return;
     state.leaving = true;
     this.channels.delete(lower);
+    this.splits.forget(lower);
     if (this.phase !== 'online') return;
     const why = reason ? oneLine(reason) : '';
     this.enqueueQuietly([why ? this.client.rawString('PART', state.name, why) : this.client.rawString('PART', state.name)]);
@@ -756,6 +770,7 @@ export class IrcConnection {
     for (const item of [...this.outbox.clear(), ...this.held.splice(0)]) failMessage(item, bounce);
     const left = [...this.channels.values()];
     this.channels.clear();
+    this.splits.forget();
     for (const [, pending] of this.pendingJoins) pending.reject(new GatewayError('remote-server-not-found', reason));
     for (const channel of left) this.sink.roomLeft(channel.address, reason);
     this.markClosed();
@@ -780,6 +795,12 @@ export class IrcConnection {
       if (!state) return;
       if (this.isMe(event.nick)) {
         state.joined = true;
+        return;
+      }
+      const back = this.splits.returned(ircLower(state.name), ircLower(event.nick));
+      if (back) {
+        // A netjoin: back from a split the user was never shown.
+        state.members.set(ircLower(event.nick), back);
         return;
       }
       const member: ChannelMember = { nick: event.nick, modes: new Set() };
@@ -848,8 +869,14 @@ export class IrcConnection {
 
     client.on('quit', (event: { nick: string; message: string }) => {
       const lower = ircLower(event.nick);
-      for (const state of this.channels.values()) {
-        if (state.members.delete(lower)) this.sink.participantLeft(state.address, event.nick, event.message || undefined);
+      const split = isNetsplit(event.message);
+      for (const [key, state] of this.channels) {
+        const member = state.members.get(lower);
+        if (!member) continue;
+        state.members.delete(lower);
+        // A netsplit: out of sight for a while, in case the link heals (netsplit.ts).
+        if (split) this.splits.add(key, lower, member, event.message);
+        else this.sink.participantLeft(state.address, event.nick, event.message || undefined);
       }
     });
 

@@ -15,6 +15,7 @@ export interface IrcNetworkSettings extends IrcSettings {
   throttleBurst: number;
   throttleLinesPerSecond: number;
   maxConnectingPerServer: number;
+  netsplitHoldMs: number;
 }
 
 /** Only what works end to end; more as it is built (issue 4). */
@@ -30,6 +31,7 @@ export function createIrcNetwork(settings: IrcNetworkSettings): Network {
     reconnect: { attempts: settings.reconnectAttempts, initialMs: settings.reconnectInitialMs, maxMs: settings.reconnectMaxMs },
     throttle: { burst: settings.throttleBurst, linesPerSecond: settings.throttleLinesPerSecond },
     gate: new ConnectGate(settings.maxConnectingPerServer),
+    netsplitHoldMs: settings.netsplitHoldMs,
   };
   return {
     name: 'irc',
