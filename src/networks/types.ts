@@ -219,6 +219,13 @@ export interface NetworkSession {
   contactInfo?(contact: NetworkAddress): Promise<ContactInfo>;
   listRooms?(server: NetworkAddress | null, page: { limit: number; after?: string }): Promise<RoomListing>;
   history?(conversation: NetworkAddress, query: HistoryQuery): Promise<Array<{ nick: string; message: IncomingMessage }>>;
+  /**
+   * Bouncer mode: whether the user stays in `room` on the network when their
+   * last XMPP resource leaves it. Then the XMPP side keeps the room (what is
+   * said there goes on into the archive and the room's recent history) and a
+   * resource joining later finds it as it is now.
+   */
+  keepsRoom?(room: NetworkAddress): boolean;
   /** Drop and re-establish the connection(s). */
   reconnect?(): Promise<void>;
   /** Ends the session, telling the network why (an IRC QUIT message, say). */
