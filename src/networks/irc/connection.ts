@@ -391,6 +391,7 @@ export class IrcConnection {
       });
       this.wake = null;
       if (this.phase !== 'reconnecting') return;
+      const nickBefore = this.nick;
       try {
         await this.register();
       } catch (err) {
@@ -402,6 +403,10 @@ export class IrcConnection {
       if (this.phase !== 'reconnecting') return;
       this.phase = 'online';
       this.sink.connectionState('online', `reconnected to ${this.where} as ${this.nick}`);
+      // The nick was taken meanwhile (a ghost of ours, say): the rooms learn the one we got.
+      if (ircLower(nickBefore) !== ircLower(this.nick)) {
+        for (const state of this.channels.values()) this.sink.nickChanged(state.address, nickBefore, this.nick);
+      }
       await this.rejoinAll();
       this.release();
       return;
