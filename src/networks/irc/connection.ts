@@ -167,6 +167,8 @@ interface Attempt {
   release(): void;
   timer: NodeJS.Timeout;
   nickTries: number;
+  /** The nick asked for: the user's current one (after a /nick, a reconnect keeps it). */
+  nick: string;
 }
 
 export class IrcConnection {
@@ -274,7 +276,7 @@ export class IrcConnection {
         () => this.failAttempt(new GatewayError('remote-server-timeout', `no answer from ${this.where} within ${CONNECT_TIMEOUT_MS / 1000} s`)),
         CONNECT_TIMEOUT_MS,
       );
-      this.attempt = { resolve, reject, release, timer, nickTries: 0 };
+      this.attempt = { resolve, reject, release, timer, nickTries: 0, nick: this.nick };
       this.lastSocketError = undefined;
       this.socketLive = true;
       this.client.connect({
@@ -282,7 +284,7 @@ export class IrcConnection {
         port: this.endpoint.port,
         tls: this.endpoint.tls,
         rejectUnauthorized: true,
-        nick: this.requestedNick,
+        nick: this.nick,
         username: usernameFor(this.requestedNick),
         gecos: this.requestedNick,
         encoding: 'utf8',
@@ -339,9 +341,9 @@ export class IrcConnection {
       if (!attempt) return;
       attempt.nickTries += 1;
       if (attempt.nickTries > NICK_RETRIES) {
-        return this.failAttempt(new GatewayError('conflict', `the nickname ${this.requestedNick} and ${NICK_RETRIES} alternatives are in use`));
+        return this.failAttempt(new GatewayError('conflict', `the nickname ${attempt.nick} and ${NICK_RETRIES} alternatives are in use`));
       }
-      this.client.changeNick(alternativeNick(this.requestedNick, attempt.nickTries, this.nickSuffix));
+      this.client.changeNick(alternativeNick(attempt.nick, attempt.nickTries, this.nickSuffix));
       this.log.debug({ server: this.server, taken: event.nick }, 'IRC nick in use, trying another');
     });
     this.client.on('nick invalid', (event: { nick: string; reason: string }) => {
