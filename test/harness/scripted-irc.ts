@@ -62,6 +62,8 @@ export interface ScriptedIrcServer {
   /** Adds messages to a channel's history as if they had been said then (oldest first). */
   seedHistory(channel: string, messages: Array<{ nick: string; text: string; time: Date; msgid?: string; lines?: StoredMessage['lines'] }>): void;
   history(channel: string): StoredMessage[];
+  /** Changes the capabilities offered to connections that register from now on. */
+  setCaps(caps: Record<string, string>): void;
   stop(): Promise<void>;
 }
 
@@ -83,9 +85,9 @@ function stampOf(date: Date): string {
 }
 
 export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promise<ScriptedIrcServer> {
-  const offered = options.caps ?? {};
-  const chathistoryOffered = 'draft/chathistory' in offered || 'chathistory' in offered;
-  const multilineLimits = parseLimits(offered['draft/multiline']);
+  let offered = options.caps ?? {};
+  const chathistoryOffered = () => 'draft/chathistory' in offered || 'chathistory' in offered;
+  const multilineLimits = () => parseLimits(offered['draft/multiline']);
   const received: ReceivedLine[] = [];
   const lineWaiters: Array<{ predicate: (line: ReceivedLine) => boolean; resolve: (line: ReceivedLine) => void }> = [];
   const clients = new Set<ClientState>();
@@ -132,7 +134,7 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
     numeric(c, '003', 'This server was created for a test');
     write(c, `:${SERVER_NAME} 004 ${c.nick} ${SERVER_NAME} scripted-1 io ovntk`);
     const isupport = ['CHANTYPES=#', 'PREFIX=(ov)@+', 'CHANMODES=b,k,l,imnt', 'CASEMAPPING=ascii', 'NETWORK=Scripted'];
-    if (chathistoryOffered) isupport.push(`CHATHISTORY=${options.chathistoryLimit ?? 100}`, 'MSGREFTYPES=timestamp,msgid');
+    if (chathistoryOffered()) isupport.push(`CHATHISTORY=${options.chathistoryLimit ?? 100}`, 'MSGREFTYPES=timestamp,msgid');
     write(c, `:${SERVER_NAME} 005 ${c.nick} ${isupport.join(' ')} :are supported by this server`);
     numeric(c, '422', 'MOTD File is missing');
   };
@@ -223,11 +225,12 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
     c.batches.delete(ref);
     if (!batch) return write(c, `:${SERVER_NAME} FAIL BATCH MULTILINE_INVALID :Unknown batch ${ref}`);
     const bytes = batch.lines.reduce((sum, line, i) => sum + Buffer.byteLength(line.text) + (i > 0 && !line.concat ? 1 : 0), 0);
-    if (multilineLimits.maxBytes !== undefined && bytes > multilineLimits.maxBytes) {
-      return write(c, `:${SERVER_NAME} FAIL BATCH MULTILINE_MAX_BYTES ${multilineLimits.maxBytes} :Multiline batch max-bytes exceeded`);
+    const limits = multilineLimits();
+    if (limits.maxBytes !== undefined && bytes > limits.maxBytes) {
+      return write(c, `:${SERVER_NAME} FAIL BATCH MULTILINE_MAX_BYTES ${limits.maxBytes} :Multiline batch max-bytes exceeded`);
     }
-    if (multilineLimits.maxLines !== undefined && batch.lines.length > multilineLimits.maxLines) {
-      return write(c, `:${SERVER_NAME} FAIL BATCH MULTILINE_MAX_LINES ${multilineLimits.maxLines} :Multiline batch max-lines exceeded`);
+    if (limits.maxLines !== undefined && batch.lines.length > limits.maxLines) {
+      return write(c, `:${SERVER_NAME} FAIL BATCH MULTILINE_MAX_LINES ${limits.maxLines} :Multiline batch max-lines exceeded`);
     }
     if (batch.lines.length === 0 || batch.lines.every((line) => line.text === '')) {
       return write(c, `:${SERVER_NAME} FAIL BATCH MULTILINE_INVALID :Empty multiline batch`);
@@ -336,7 +339,7 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
       case 'BATCH':
         return clientBatch(c, params, message.tags);
       case 'CHATHISTORY':
-        if (!chathistoryOffered) return numeric(c, '421', 'CHATHISTORY', 'Unknown command');
+        if (!c.caps.has('draft/chathistory') && !c.caps.has('chathistory')) return numeric(c, '421', 'CHATHISTORY', 'Unknown command');
         return chathistory(c, params);
       default:
         return numeric(c, '421', message.command, 'Unknown command');
@@ -401,6 +404,9 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
       }
     },
     history: (channel) => [...(channels.get(channel.toLowerCase())?.history ?? [])],
+    setCaps(caps) {
+      offered = caps;
+    },
     async stop() {
       for (const c of clients) c.socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

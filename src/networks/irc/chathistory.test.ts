@@ -28,9 +28,9 @@ test('history is ordered by server-time, stable for equal or missing times', () 
 test('a multiline batch nested in the history is one message', () => {
   const out = historyMessages('h', [
     event('before', 1000, { batch: 'h', msgid: 'm0' }),
-    event('line one', 2000, { batch: 'inner' }),
-    event('line two', 2000, { batch: 'inner' }),
-    event(' and more', 2000, { batch: 'inner', 'draft/multiline-concat': '' }),
+    event('line one', 2000, { batch: 'h', 'ponte/nested-batch': 'inner' }),
+    event('line two', 2000, { batch: 'h', 'ponte/nested-batch': 'inner' }),
+    event(' and more', 2000, { batch: 'h', 'ponte/nested-batch': 'inner', 'draft/multiline-concat': '' }),
     event('after', 3000, { batch: 'h', msgid: 'm2' }),
   ]);
   assert.deepEqual(out.map((e) => e.event.message), ['before', 'line one\nline two and more', 'after']);

@@ -24,7 +24,7 @@
 //   their network id (the msgid), so the archive gets no duplicates; a
 //   message without msgid cannot be recognised and may be archived again.
 import type { Client } from 'irc-framework';
-import { capsOf, combineEvents, type BatchOpenings, type MessageEvent } from './multiline.js';
+import { capsOf, combineEvents, NESTED_BATCH_TAG, type BatchOpenings, type MessageEvent } from './multiline.js';
 
 export const HISTORY_ON_JOIN_MAX = 50;
 export const HISTORY_WAIT_MS = 5_000;
@@ -62,8 +62,8 @@ export function historyMessages(outerRef: string, events: readonly HistoryEvent[
     group = null;
   };
   for (const item of events) {
-    // irc-framework marks every line with the outer batch; the line's own tag names a nested one.
-    const inner = item.event.tags?.batch;
+    // Lines of a nested batch (a multiline message) are marked by BatchOpenings.
+    const inner = item.event.tags?.[NESTED_BATCH_TAG];
     if (inner !== undefined && inner !== outerRef) {
       if (group?.ref !== inner) flush();
       group ??= { ref: inner, kind: item.kind, events: [] };

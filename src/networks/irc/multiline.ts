@@ -152,27 +152,57 @@ export function multilineLimits(client: Client): MultilineLimits | null {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- irc-framework message events are untyped
 export type MessageEvent = { nick: string; target: string; message: string; tags?: Record<string, string>; time?: number; batch?: { id: string; type: string; params: string[] }; [key: string]: any };
 
-/** Tags and source of an opening BATCH line, which irc-framework does not keep. */
+/** Tags, source and type of an opening BATCH line, which irc-framework does not keep. */
 export interface BatchOpening {
   tags: Record<string, string>;
   nick?: string;
+  type?: string;
 }
 
-/** Tags of batch openings seen on a connection (raw middleware), by reference; bounded. */
+/**
+ * On a line of a batch nested in another one (a multiline message inside a
+ * chathistory or labeled-response batch): the nested batch's reference. Set
+ * by BatchOpenings, never sent.
+ */
+export const NESTED_BATCH_TAG = 'ponte/nested-batch';
+
+const MAX_TRACKED_BATCHES = 1000;
+
+/**
+ * Batch openings seen on a connection (raw middleware), by reference;
+ * bounded. irc-framework drops the lines of a nested batch (their batch is
+ * not open yet when they arrive: its BATCH + waits inside the outer one), so
+ * such lines are moved into the outer batch here, the nested reference kept
+ * in NESTED_BATCH_TAG.
+ */
 export class BatchOpenings {
   private readonly openings = new Map<string, BatchOpening>();
+  /** Nested batch reference -> the outer batch's. */
+  private readonly nested = new Map<string, string>();
 
   constructor(client: Client) {
     client.use((_client, raw) => {
       raw.use((command: string, message: { params: string[]; tags: Record<string, string>; nick?: string }, _line: string, _c: unknown, next: () => void) => {
         const ref = message.params[0];
+        const outer = message.tags.batch;
+        if (outer !== undefined && this.nested.has(outer)) {
+          message.tags[NESTED_BATCH_TAG] = outer;
+          message.tags.batch = this.nested.get(outer)!;
+        }
         if (command === 'BATCH' && ref?.startsWith('+') && ref.length > 1) {
-          if (this.openings.size >= 1000) this.openings.delete(this.openings.keys().next().value!);
-          this.openings.set(ref.slice(1), { tags: { ...message.tags }, ...(message.nick ? { nick: message.nick } : {}) });
+          remember(this.openings, ref.slice(1), { tags: { ...message.tags }, ...(message.nick ? { nick: message.nick } : {}), ...(message.params[1] ? { type: message.params[1] } : {}) });
+          if (outer !== undefined) remember(this.nested, ref.slice(1), message.tags.batch!);
+        } else if (command === 'BATCH' && ref?.startsWith('-')) {
+          this.nested.delete(ref.slice(1));
         }
         next();
       });
     });
+  }
+
+  /** The type of batch `ref` (while its opening is known). */
+  typeOf(ref: string): string | undefined {
+    return this.openings.get(ref)?.type;
   }
 
   /** The opening of batch `ref`, forgotten once taken. */
@@ -183,12 +213,18 @@ export class BatchOpenings {
   }
 }
 
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= MAX_TRACKED_BATCHES) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
 /** Events of several lines as one event: the first line's source, the opening's tags, the joined text. */
 export function combineEvents(events: readonly MessageEvent[], opening: BatchOpening | undefined): MessageEvent {
   const first = events[0]!;
   const text = joinLines(events.map((event) => ({ text: event.message, concat: event.tags?.[CONCAT_TAG] !== undefined })));
   const tags: Record<string, string> = { ...(opening?.tags ?? {}) };
   delete tags.batch;
+  delete tags[NESTED_BATCH_TAG];
   if (tags.msgid === undefined && first.tags?.msgid !== undefined) tags.msgid = first.tags.msgid;
   const openingTime = opening?.tags.time ? Date.parse(opening.tags.time) : NaN;
   const time = Number.isNaN(openingTime) ? first.time : openingTime;
@@ -209,15 +245,20 @@ export class IncomingMultiline {
     private readonly client: Client,
     private readonly openings: BatchOpenings,
   ) {
-    client.on(`batch start ${MULTILINE_CAP}`, (batch: { id: string }) => this.open.set(batch.id, { kind: 'privmsg', events: [] }));
+    // irc-framework runs a batch's lines when the batch ends, then says 'batch end'.
     client.on(`batch end ${MULTILINE_CAP}`, (batch: { id: string }) => this.finish(batch.id));
   }
 
-  /** True when the event is a line of a multiline batch (held until the batch ends). */
+  /** True when the event is a line of a multiline batch, top-level or nested (held until the batch ends). */
   absorb(kind: string, event: MessageEvent): boolean {
-    const pending = event.batch?.type === MULTILINE_CAP ? this.open.get(event.batch.id) : undefined;
-    if (!pending) return false;
-    if (pending.events.length === 0) pending.kind = kind;
+    const nested = event.tags?.[NESTED_BATCH_TAG];
+    const ref = nested !== undefined ? (this.openings.typeOf(nested) === MULTILINE_CAP ? nested : undefined) : event.batch?.type === MULTILINE_CAP ? event.batch.id : undefined;
+    if (ref === undefined) return false;
+    let pending = this.open.get(ref);
+    if (!pending) {
+      pending = { kind, events: [] };
+      remember(this.open, ref, pending);
+    }
     pending.events.push(event);
     return true;
   }
@@ -225,7 +266,7 @@ export class IncomingMultiline {
   private finish(ref: string): void {
     const pending = this.open.get(ref);
     this.open.delete(ref);
-    // Empty: a batch nested in a history batch, whose lines chathistory.ts joins (with this opening).
+    // None: a batch nested in a history batch, whose lines chathistory.ts joins (with this opening).
     if (!pending || pending.events.length === 0) return;
     this.client.emit(pending.kind, combineEvents(pending.events, this.openings.take(ref)));
   }
