@@ -15,7 +15,15 @@ const MUC = 'http://jabber.org/protocol/muc';
 const DELAY = 'urn:xmpp:delay';
 const IRC_DOMAIN = 'irc.localhost';
 const SERVER = '127.0.0.1';
-const CAPS = { batch: '', 'server-time': '', 'message-tags': '', 'draft/chathistory': '', 'draft/multiline': 'max-bytes=4096,max-lines=24' };
+const CAPS = {
+  batch: '',
+  'server-time': '',
+  'message-tags': '',
+  'echo-message': '',
+  'labeled-response': '',
+  'draft/chathistory': '',
+  'draft/multiline': 'max-bytes=4096,max-lines=24',
+};
 
 const roomJid = (channel: string) => `${channel}%${SERVER}@${IRC_DOMAIN}`;
 const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
@@ -150,6 +158,10 @@ for (const [kind, start] of SERVERS) {
       assert.equal(all.filter((l) => l.command === 'PRIVMSG' && l.params[0] === channel && l.tags.batch === undefined).length, 0);
       // The server took it: the channel's history holds one message with the whole body.
       assert.equal(full.history(channel).at(-1)?.text, body);
+      // The message's label is on the opening BATCH; the server's echo (one batch) completes it: reflected once, whole.
+      assert.ok(batch[0]!.tags.label, batch[0]!.raw);
+      const reflected = await alice.waitFor((s) => s.is('message') && s.attrs.from === `${roomJid(channel)}/${nick}` && s.getChild('body') !== undefined, 10_000);
+      assert.equal(reflected.getChildText('body'), body);
     });
 
     test('an incoming multiline batch arrives as one message', async () => {

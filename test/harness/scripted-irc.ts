@@ -12,7 +12,9 @@
 // offered), PING, JOIN (echo, 353/366), PART, QUIT, PRIVMSG/NOTICE relayed to the
 // channel with `msgid` and `time` (to clients that negotiated message-tags /
 // server-time) and kept as the channel's history, BATCH +ref draft/multiline
-// from a client (checked against max-bytes/max-lines, FAIL BATCH on errors).
+// from a client (checked against max-bytes/max-lines, FAIL BATCH on errors),
+// echo-message with labeled-response labels (on the opening BATCH of a
+// multiline echo, as the multiline spec says).
 // Lines it does not know get 421.
 import { createServer, type Server, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -140,12 +142,14 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
   };
 
   /** A message from `from` to the channel's other members (and into its history). */
-  const relay = (from: { nick: string; mask: string; state?: ClientState }, channelName: string, message: StoredMessage) => {
+  /** A message to the channel's members (back to the sender too with echo-message, labelled per labeled-response), kept as history. */
+  const relay = (from: { nick: string; mask: string; state?: ClientState; label?: string }, channelName: string, message: StoredMessage) => {
     const channel = channelOf(channelName);
     channel.history.push(message);
     for (const member of channel.members) {
-      if (member === from.state) continue;
-      const tags = { msgid: message.msgid, time: stampOf(message.time) };
+      if (member === from.state && !member.caps.has('echo-message')) continue;
+      const tags: Record<string, string> = { msgid: message.msgid, time: stampOf(message.time) };
+      if (member === from.state && from.label !== undefined && member.caps.has('labeled-response')) tags.label = from.label;
       if (message.lines && member.caps.has('draft/multiline') && member.caps.has('batch')) {
         const ref = `ml${++batchCounter}`;
         write(member, tagged(member, tags, `:${from.mask} BATCH +${ref} draft/multiline ${channel.name}`));
@@ -160,7 +164,7 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
         let first = true;
         for (const line of message.lines) {
           if (line.text === '') continue;
-          write(member, tagged(member, first ? tags : { time: tags.time }, `:${from.mask} ${message.command} ${channel.name} ${trailing(line.text)}`));
+          write(member, tagged(member, first ? tags : { time: tags.time! }, `:${from.mask} ${message.command} ${channel.name} ${trailing(line.text)}`));
           first = false;
         }
       } else {
@@ -218,7 +222,7 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
       if (type !== 'draft/multiline' || !target || !c.caps.has('draft/multiline')) {
         return write(c, `:${SERVER_NAME} FAIL BATCH MULTILINE_INVALID :Unsupported batch`);
       }
-      c.batches.set(ref, { type, target, lines: [], tags });
+      c.batches.set(ref, { type, target, lines: [], tags: { ...tags } });
       return;
     }
     const batch = c.batches.get(ref);
@@ -236,7 +240,7 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
       return write(c, `:${SERVER_NAME} FAIL BATCH MULTILINE_INVALID :Empty multiline batch`);
     }
     const text = batch.lines.reduce((all, line, i) => (i === 0 ? line.text : line.concat ? all + line.text : `${all}\n${line.text}`), '');
-    relay({ nick: c.nick, mask: mask(c), state: c }, batch.target, { nick: c.nick, command: 'PRIVMSG', text, time: new Date(), msgid: randomUUID(), lines: batch.lines });
+    relay({ nick: c.nick, mask: mask(c), state: c, ...(batch.tags.label !== undefined ? { label: batch.tags.label } : {}) }, batch.target, { nick: c.nick, command: 'PRIVMSG', text, time: new Date(), msgid: randomUUID(), lines: batch.lines });
   };
 
   const handle = (c: ClientState, raw: string) => {
@@ -334,7 +338,7 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
           if (!to) return numeric(c, '401', target, 'No such nick/channel');
           return write(to, tagged(to, { msgid: randomUUID(), time: stampOf(new Date()) }, `:${mask(c)} ${message.command} ${target} ${trailing(text)}`));
         }
-        return relay({ nick: c.nick, mask: mask(c), state: c }, target, { nick: c.nick, command: message.command as 'PRIVMSG' | 'NOTICE', text, time: new Date(), msgid: randomUUID() });
+        return relay({ nick: c.nick, mask: mask(c), state: c, ...(message.tags.label !== undefined ? { label: message.tags.label } : {}) }, target, { nick: c.nick, command: message.command as 'PRIVMSG' | 'NOTICE', text, time: new Date(), msgid: randomUUID() });
       }
       case 'BATCH':
         return clientBatch(c, params, message.tags);
