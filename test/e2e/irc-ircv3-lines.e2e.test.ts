@@ -54,10 +54,21 @@ async function batchFrom(server: ScriptedIrcServer, nick: string, target: string
   return all.slice(all.indexOf(opening), all.findIndex((l) => l.command === 'BATCH' && l.params[0] === `-${ref}`) + 1);
 }
 
+/** The bodies and senders of a room's MAM archive, in archive order. */
+async function archived(client: TestXmppClient, room: string): Promise<Array<[string | undefined, string | null]>> {
+  const queryId = `q${Math.random().toString(36).slice(2)}`;
+  await client.iq(xml('iq', { type: 'set', to: room }, xml('query', { xmlns: 'urn:xmpp:mam:2', queryid: queryId })));
+  return client
+    .pending()
+    .filter((s) => s.is('message') && s.getChild('result', 'urn:xmpp:mam:2')?.attrs.queryid === queryId)
+    .map((s) => s.getChild('result', 'urn:xmpp:mam:2')!.getChild('forwarded', 'urn:xmpp:forward:0')!.getChild('message')!)
+    .map((m) => [m.attrs.from, m.getChildText('body')]);
+}
+
 /** Polls `check` until it holds (bounded). */
-async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -116,6 +127,21 @@ for (const [kind, start] of SERVERS) {
       );
       // History comes before the subject, which ends the join (XEP-0045 §7.2).
       assert.ok(sequence.at(-1)!.getChild('subject'));
+
+      // The history is archived (MAM); a rejoin gets it again and archives only what is new.
+      await leaveRoom(alice, roomJid(channel), nick);
+      full.seedHistory(channel, [{ nick: 'bob', text: 'said while away', time: new Date('2026-01-02T05:00:00.000Z'), msgid: `h4${tag}` }]);
+      const again = await joinRoom(alice, roomJid(channel), nick);
+      assert.deepEqual(again.filter((s) => s.is('message') && s.getChild('body') !== undefined).map((m) => m.attrs.id), [`h1${tag}`, `h2${tag}`, `h3${tag}`, `h4${tag}`]);
+      const expected: Array<[string, string]> = [
+        [`${roomJid(channel)}/bob`, 'first of the day'],
+        [`${roomJid(channel)}/carol`, 'a paste:\nline two is long'],
+        [`${roomJid(channel)}/bob`, 'latest'],
+        [`${roomJid(channel)}/bob`, 'said while away'],
+      ];
+      let rows: Array<[string | undefined, string | null]> = [];
+      await eventually(async () => (rows = await archived(alice, roomJid(channel))).length >= expected.length, 'the history in the archive');
+      assert.deepEqual(rows, expected);
     });
 
     test('a multi-line body goes out as exactly one draft/multiline batch, long lines cut with multiline-concat', async () => {
