@@ -144,6 +144,23 @@ for (const [kind, start] of SERVERS) {
       assert.deepEqual(rows, expected);
     });
 
+    test('a server that refuses CHATHISTORY, or does not answer, still lets the join finish, without history', async () => {
+      for (const answer of ['fail', 'silent'] as const) {
+        const channel = `#nohist${answer}${tag}`;
+        full.seedHistory(channel, [{ nick: 'bob', text: 'not to be shown', time: new Date('2026-01-02T03:04:05.000Z') }]);
+        full.setChathistoryAnswer(answer);
+        try {
+          // Bounded: the join waits at most 5 s for the history.
+          const sequence = await joinRoom(alice, roomJid(channel), nick);
+          assert.deepEqual(sequence.filter((s) => s.is('message') && s.getChild('body') !== undefined).map(String), [], answer);
+          assert.ok(full.receivedFrom(nick).some((l) => l.command === 'CHATHISTORY' && l.params[1] === channel), `asked (${answer})`);
+        } finally {
+          full.setChathistoryAnswer('batch');
+        }
+        await leaveRoom(alice, roomJid(channel), nick);
+      }
+    });
+
     test('a multi-line body goes out as exactly one draft/multiline batch, long lines cut with multiline-concat', async () => {
       const channel = `#ml${tag}`;
       await joinRoom(alice, roomJid(channel), nick);

@@ -64,6 +64,8 @@ export interface ScriptedIrcServer {
   /** Adds messages to a channel's history as if they had been said then (oldest first). */
   seedHistory(channel: string, messages: Array<{ nick: string; text: string; time: Date; msgid?: string; lines?: StoredMessage['lines'] }>): void;
   history(channel: string): StoredMessage[];
+  /** How CHATHISTORY is answered from now on: a batch (the default), a FAIL, or not at all. */
+  setChathistoryAnswer(answer: 'batch' | 'fail' | 'silent'): void;
   /** Changes the capabilities offered to connections that register from now on. */
   setCaps(caps: Record<string, string>): void;
   stop(): Promise<void>;
@@ -95,6 +97,7 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
   const clients = new Set<ClientState>();
   const channels = new Map<string, { name: string; members: Set<ClientState>; history: StoredMessage[] }>();
   let batchCounter = 0;
+  let chathistoryAnswer: 'batch' | 'fail' | 'silent' = 'batch';
 
   const channelOf = (name: string) => {
     const key = name.toLowerCase();
@@ -175,6 +178,8 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
 
   const chathistory = (c: ClientState, params: string[]) => {
     const [sub, target, ref, limitText] = params;
+    if (chathistoryAnswer === 'silent') return;
+    if (chathistoryAnswer === 'fail') return write(c, `:${SERVER_NAME} FAIL CHATHISTORY MESSAGE_ERROR ${sub ?? '*'} ${target ?? '*'} :Messages could not be retrieved`);
     if (!sub || !target || !ref || !limitText) return write(c, `:${SERVER_NAME} FAIL CHATHISTORY NEED_MORE_PARAMS ${sub ?? '*'} :Missing parameters`);
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit < 1) return write(c, `:${SERVER_NAME} FAIL CHATHISTORY INVALID_PARAMS ${sub} ${limitText} :Invalid limit`);
@@ -408,6 +413,9 @@ export async function startScriptedIrc(options: ScriptedIrcOptions = {}): Promis
       }
     },
     history: (channel) => [...(channels.get(channel.toLowerCase())?.history ?? [])],
+    setChathistoryAnswer(answer) {
+      chathistoryAnswer = answer;
+    },
     setCaps(caps) {
       offered = caps;
     },
