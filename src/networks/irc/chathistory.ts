@@ -3,9 +3,10 @@
 // `CHATHISTORY LATEST #chan * <n>` and answered with a `chathistory` batch.
 //
 // Decisions:
-// - Asked only when the server acked `draft/chathistory` (or `chathistory`,
-//   the name the ratified spec will use) together with `batch`; without them
-//   a join is the classic one and no CHATHISTORY line is ever written.
+// - Asked only when the server acked `draft/chathistory` together with
+//   `batch`; without them a join is the classic one and no CHATHISTORY line
+//   is ever written. The unprefixed `chathistory` is not asked for: the
+//   work-in-progress spec forbids using that name before it is ratified.
 // - How many: the server's ISUPPORT `CHATHISTORY=<n>` limit, at most 50
 //   (HISTORY_ON_JOIN_MAX: the XMPP side keeps RoomState.HISTORY_LIMIT = 50
 //   messages per room for later joins, and a join should stay quick);
@@ -28,7 +29,7 @@ import { capsOf, combineEvents, NESTED_BATCH_TAG, type BatchOpenings, type Messa
 
 export const HISTORY_ON_JOIN_MAX = 50;
 export const HISTORY_WAIT_MS = 5_000;
-const CHATHISTORY_CAPS = ['draft/chathistory', 'chathistory'];
+export const CHATHISTORY_CAP = 'draft/chathistory';
 
 /** How many messages to ask on join, from the ISUPPORT CHATHISTORY token. */
 export function joinHistoryLimit(isupport: string | boolean | undefined): number {
@@ -40,7 +41,7 @@ export function joinHistoryLimit(isupport: string | boolean | undefined): number
 /** Whether this connection may ask CHATHISTORY. */
 export function chathistoryEnabled(client: Client): boolean {
   const caps = capsOf(client);
-  return caps.isEnabled('batch') && CHATHISTORY_CAPS.some((cap) => caps.isEnabled(cap));
+  return caps.isEnabled('batch') && caps.isEnabled(CHATHISTORY_CAP);
 }
 
 /** One message of a history batch, as irc-framework gave it. */

@@ -16,13 +16,11 @@ declare module 'irc-framework' {
   }
 
   interface Client {
-    /** Capabilities to ask for (if offered) on the next connect(). */
-    requestCap(cap: string | string[]): void;
     /** Adds middleware: raw (every parsed line before dispatch) and parsed. */
     use(fn: (client: Client, raw: IrcMiddleware, parsed: IrcMiddleware) => void): Client;
   }
 
-  /** client.network.cap (not in the declared network type: read through capsOf() in multiline.ts). */
+  /** client.network.cap with the offered values (`available`), read through capsOf() in multiline.ts. */
   export interface NetworkCaps {
     enabled: string[];
     available: Map<string, string>;

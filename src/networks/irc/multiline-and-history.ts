@@ -4,7 +4,7 @@
 // (chathistory.ts) and multi-line bodies as one batch (multiline.ts).
 import type { Client } from 'irc-framework';
 import type { Logger } from '../../log.js';
-import { ChatHistory, type HistoryEvent } from './chathistory.js';
+import { CHATHISTORY_CAP, ChatHistory, type HistoryEvent } from './chathistory.js';
 import { lineBudget } from './split.js';
 import {
   BatchOpenings,
@@ -30,7 +30,7 @@ export class Ircv3Batches {
     log: Logger,
   ) {
     // batch, server-time and message-tags irc-framework asks for by itself.
-    client.requestCap(['draft/chathistory', 'chathistory', MULTILINE_CAP]);
+    client.requestCap([CHATHISTORY_CAP, MULTILINE_CAP]);
     const openings = new BatchOpenings(client);
     this.history = new ChatHistory(client, openings, lower);
     this.multiline = new IncomingMultiline(client, openings);
