@@ -40,6 +40,7 @@ import { SendQueue, TokenBucket } from './throttle.js';
 import { ChannelOps } from './channel-ops.js';
 import { answerCtcp } from './ctcp.js';
 import { alternativeNick, DEFAULT_NICK_SUFFIX } from './nicks.js';
+import { Ircv3Batches } from './multiline-and-history.js';
 
 /** How connections to IRC servers behave: the same for every user (from networks.irc). */
 export interface ConnectionPolicy {
@@ -104,6 +105,8 @@ export interface JoinResult {
   members: ChannelMember[];
   ownModes: Set<string>;
   subject?: Subject;
+  /** The server's recent history of the channel (IRCv3 chathistory), oldest first. */
+  history?: Array<{ nick: string; message: IncomingMessage }>;
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -222,6 +225,7 @@ export class IrcConnection {
       else for (const nick of nicks) this.sink.participantLeft(state.address, nick, reason);
     });
     this.client.requestCap([...EXTRA_CAPS]);
+    this.ircv3 = new Ircv3Batches(this.client, ircLower, (text) => this.sink.notice({ kind: 'server', id: this.server }, text), this.log);
     this.listen();
     this.listenForRegistration();
   }
@@ -230,6 +234,9 @@ export class IrcConnection {
   hasCap(name: string): boolean {
     return this.client.network.cap.isEnabled(name);
   }
+
+  /** IRCv3 chathistory on join and draft/multiline (multiline-and-history.ts). */
+  private readonly ircv3: Ircv3Batches;
 
   get where(): string {
     return `${this.endpoint.host}:${this.endpoint.port}${this.endpoint.tls ? ' (TLS)' : ' (plain text)'}`;
@@ -571,7 +578,9 @@ export class IrcConnection {
       if (this.channels.get(lower) === state && !state.joined) this.channels.delete(lower);
       throw err;
     }
+    const history = await this.ircv3.joinHistory(state.name, (line) => this.enqueue([line], lower).then(() => undefined));
     const result = this.snapshot(state);
+    if (history.length > 0) result.history = history.map(({ kind, event }) => ({ nick: event.nick, message: this.message(event, kind === 'action' ? { action: true } : kind === 'notice' ? { notice: true } : {}) }));
     const topic = this.pendingTopics.get(lower);
     this.pendingTopics.delete(lower);
     if (topic) result.subject = { text: topic };
@@ -659,6 +668,10 @@ export class IrcConnection {
       return { line, echoTarget: ircLower(target), ...(label ? { label } : {}) };
     });
     const channel = this.channels.has(ircLower(target)) ? ircLower(target) : undefined;
+    // draft/multiline: one batch, written in one piece, one message on IRC (multiline.ts).
+    const batchTags = { ...(labelled ? { label: `p${(this.labels = (this.labels + 1) % 1e9)}` } : {}), ...(tagsOk && replyTo?.id ? { '+draft/reply': replyTo.id } : {}) };
+    const batch = this.ircv3.multilineBatch(target, stylingToIrc(text), { nick: this.nick, action }, batchTags);
+    if (batch) return this.enqueue([{ line: batch.lines.join('\r\n'), echoTarget: ircLower(target), ...(batch.label ? { label: batch.label } : {}) }], channel);
     return this.enqueue(lines, channel);
   }
 
@@ -929,6 +942,7 @@ export class IrcConnection {
     const onMessage =
       (kind: 'privmsg' | 'action' | 'notice') =>
       (event: { nick: string; target: string; message: string; from_server?: boolean; tags?: Record<string, string>; time?: number }) => {
+        if (this.ircv3.absorb(kind, event)) return;
         const extra: Partial<IncomingMessage> = kind === 'action' ? { action: true } : kind === 'notice' ? { notice: true } : {};
         if (event.from_server || !event.nick) {
           this.sink.notice({ kind: 'server', id: this.server }, fromIrc(event.message));
