@@ -1,0 +1,347 @@
+// The Matrix network end to end: a real XMPP client (through Prosody and
+// ejabberd), ponte, and the homeserver stand-in (test/matrix/homeserver.ts)
+// where the test plays the other Matrix users. Registration (password,
+// access token, .well-known delegation, wrong credentials), rooms by alias
+// and by handle, occupants and roles, messages both ways with /me, notices,
+// styling, corrections, retractions, reactions, replies, typing, receipts,
+// topics, membership, invitations, direct chats, errors (unknown alias,
+// forbidden join, rate limits, revoked token) and encrypted events. Each
+// test uses its own rooms and Matrix users.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
+import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
+import { MatrixHttpError, startHomeserver, startWellKnown, type Homeserver } from '../matrix/homeserver.js';
+
+const MUC = 'http://jabber.org/protocol/muc';
+const MUC_USER = 'http://jabber.org/protocol/muc#user';
+const REGISTER = 'jabber:iq:register';
+const DATA = 'jabber:x:data';
+const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+const CHATSTATES = 'http://jabber.org/protocol/chatstates';
+const CORRECT = 'urn:xmpp:message-correct:0';
+const RETRACT = 'urn:xmpp:message-retract:1';
+const REACTIONS = 'urn:xmpp:reactions:0';
+const REPLY = 'urn:xmpp:reply:0';
+const MARKERS = 'urn:xmpp:chat-markers:0';
+const SID = 'urn:xmpp:sid:0';
+const DOMAIN = 'matrix.localhost';
+const HS = 'localhost';
+
+const roomJid = (alias: string) => `#${alias}%${HS}@${DOMAIN}`;
+const userJid = (localpart: string) => `${localpart}%${HS}@${DOMAIN}`;
+const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
+const codes = (el: XmlElement) => (el.getChild('x', MUC_USER)?.getChildren('status') ?? []).map((s) => Number(s.attrs.code));
+
+const submit = (values: Record<string, string>) =>
+  xml(
+    'iq',
+    { type: 'set', to: DOMAIN },
+    xml(
+      'query',
+      { xmlns: REGISTER },
+      xml(
+        'x',
+        { xmlns: DATA, type: 'submit' },
+        xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
+        ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
+      ),
+    ),
+  );
+
+function errorOf(reply: XmlElement): { condition: string; text: string } {
+  assert.equal(reply.attrs.type, 'error', reply.toString());
+  const error = reply.getChild('error')!;
+  const condition = error.getChildElements().find((c) => c.getNS() === STANZAS && c.name !== 'text')!.name;
+  return { condition, text: error.getChildText('text', STANZAS) ?? '' };
+}
+
+async function joinRoom(client: TestXmppClient, jid: string, nick: string): Promise<XmlElement[]> {
+  await client.send(xml('presence', { to: `${jid}/${nick}` }, xml('x', { xmlns: MUC })));
+  const out: XmlElement[] = [];
+  for (;;) {
+    const el = await client.waitFor((s) => bareOf(s.attrs.from) === jid, 20_000);
+    out.push(el);
+    if (el.attrs.type === 'error') return out;
+    if (el.is('message') && el.getChild('subject') && !el.getChild('body')) return out;
+  }
+}
+
+const groupchat = (jid: string, body: string, id?: string, ...extra: XmlElement[]) =>
+  xml('message', { to: jid, type: 'groupchat', ...(id ? { id } : {}) }, xml('body', {}, body), ...extra);
+
+/** The next message with a body from `from` (full or bare JID). */
+const bodyFrom = (client: TestXmppClient, from: string, match: (body: string) => boolean = () => true) =>
+  client.waitFor((s) => s.is('message') && (s.attrs.from === from || bareOf(s.attrs.from) === from) && s.getChild('body') !== undefined && match(s.getChildText('body') ?? ''), 10_000);
+
+let hs: Homeserver;
+let delegation: { url: string; stop(): Promise<void> };
+before(async () => {
+  hs = await startHomeserver();
+  delegation = await startWellKnown(hs.url);
+});
+after(async () => {
+  await delegation?.stop();
+  await hs?.stop();
+});
+
+for (const [kind, start] of SERVERS) {
+  describe(`Matrix through ${kind} and the homeserver stand-in`, () => {
+    let t: TestGateway;
+    let alice: TestXmppClient;
+    const tag = kind === 'Prosody' ? 'p' : 'e';
+    const me = `@alice${tag}:${HS}`;
+    const bob = `@bob${tag}:${HS}`;
+    const carol = `@carol${tag}:${HS}`;
+
+    before(async () => {
+      hs.registerUser(`alice${tag}`, 'alice-secret', `Alice ${tag}`);
+      hs.registerUser(`bob${tag}`, 'bob-secret', 'Bob');
+      hs.registerUser(`carol${tag}`, 'carol-secret', 'Carol');
+      t = await startTestGateway(start);
+      alice = await t.client('alice');
+    });
+    after(async () => {
+      await t?.stop();
+    });
+
+    test('registration: wrong password refused, .well-known followed, device named ponte, token stored sealed', async () => {
+      const wrong = errorOf(await alice.iqRaw(submit({ homeserver: delegation.url, username: `alice${tag}`, password: 'nope' })));
+      assert.equal(wrong.condition, 'not-authorized');
+      assert.match(wrong.text, /wrong username or password/);
+      const unreachable = errorOf(await alice.iqRaw(submit({ homeserver: 'http://127.0.0.1:1', username: `alice${tag}`, password: 'x' })));
+      assert.equal(unreachable.condition, 'remote-server-not-found');
+      const badToken = errorOf(await alice.iqRaw(submit({ homeserver: hs.url, token: 'syt_wrong' })));
+      assert.equal(badToken.condition, 'not-authorized');
+
+      await alice.iq(submit({ homeserver: delegation.url, username: `alice${tag}`, password: 'alice-secret' }));
+      const login = hs.logins.at(-1)!;
+      assert.equal(login.initial_device_display_name, 'ponte XMPP gateway');
+      const user = await t.gateway.ponte.store.users.find('alice@localhost');
+      const account = await t.gateway.ponte.store.accounts.get(user!.id, 'matrix', '');
+      assert.equal(account?.credentials.userId, me);
+      assert.equal(account?.credentials.baseUrl, hs.url);
+      assert.match(String(account?.credentials.accessToken), /^syt_/);
+      assert.equal(account?.credentials.password, undefined, 'the password is not kept');
+    });
+
+    test('joining by alias: occupants with display names and roles, topic, own nick; messages and /me both ways', async () => {
+      const bobActor = hs.as(bob);
+      const roomId = bobActor.createRoom({ alias: `talk${tag}`, name: 'Talk', topic: 'the topic' });
+      hs.as(carol).join(roomId);
+      const sequence = await joinRoom(alice, roomJid(`talk${tag}`), 'whatever');
+      const bobPresence = sequence.find((s) => s.is('presence') && s.attrs.from === `${roomJid(`talk${tag}`)}/Bob`);
+      assert.ok(bobPresence, sequence.map(String).join('\n'));
+      const bobItem = bobPresence.getChild('x', MUC_USER)!.getChild('item')!;
+      assert.deepEqual([bobItem.attrs.role, bobItem.attrs.affiliation], ['moderator', 'owner']);
+      assert.ok(sequence.some((s) => s.attrs.from === `${roomJid(`talk${tag}`)}/Carol`));
+      const self = sequence.find((s) => s.is('presence') && codes(s).includes(110))!;
+      assert.equal(self.attrs.from, `${roomJid(`talk${tag}`)}/Alice ${tag}`);
+      assert.equal(sequence.at(-1)!.getChildText('subject'), 'the topic');
+      assert.equal(hs.membership(roomId, me), 'join');
+
+      await alice.send(groupchat(roomJid(`talk${tag}`), 'hello *matrix*', `m1${tag}`));
+      const sent = await hs.waitForEvent(roomId, (e) => e.type === 'm.room.message' && e.sender === me, 10_000, 'message from alice');
+      assert.equal(sent.content.body, 'hello *matrix*');
+      assert.equal(sent.content.formatted_body, 'hello <strong>matrix</strong>');
+      // The reflection comes once (the sync echo is recognised by its transaction id).
+      const reflected = await bodyFrom(alice, `${roomJid(`talk${tag}`)}/Alice ${tag}`);
+      assert.equal(reflected.attrs.id, `m1${tag}`);
+
+      bobActor.say(roomId, 'hello from matrix');
+      const incoming = await bodyFrom(alice, `${roomJid(`talk${tag}`)}/Bob`);
+      assert.equal(incoming.attrs.type, 'groupchat');
+      assert.equal(incoming.getChildText('body'), 'hello from matrix');
+
+      await alice.send(groupchat(roomJid(`talk${tag}`), '/me waves'));
+      const emote = await hs.waitForEvent(roomId, (e) => e.content.msgtype === 'm.emote', 10_000, 'emote');
+      assert.equal(emote.content.body, 'waves');
+      bobActor.send(roomId, { msgtype: 'm.emote', body: 'dances' });
+      assert.equal((await bodyFrom(alice, `${roomJid(`talk${tag}`)}/Bob`, (b) => b.includes('dances'))).getChildText('body'), '/me dances');
+      bobActor.send(roomId, { msgtype: 'm.notice', body: 'a bot speaks' });
+      await bodyFrom(alice, `${roomJid(`talk${tag}`)}/Bob`, (b) => b === 'a bot speaks');
+
+      const duplicates = alice.pending().filter((s) => s.is('message') && s.attrs.from === `${roomJid(`talk${tag}`)}/Alice ${tag}` && s.getChildText('body') === 'hello *matrix*');
+      assert.equal(duplicates.length, 0, 'the own message is shown once');
+    });
+
+    test('corrections, retractions, reactions and replies both ways', async () => {
+      const bobActor = hs.as(bob);
+      const roomId = bobActor.createRoom({ alias: `edits${tag}` });
+      const room = roomJid(`edits${tag}`);
+      await joinRoom(alice, room, 'a');
+      const original = bobActor.say(roomId, 'typo here');
+      const first = await bodyFrom(alice, `${room}/Bob`, (b) => b === 'typo here');
+      const firstId = first.getChild('stanza-id', SID)!.attrs.id!;
+      bobActor.edit(roomId, original, 'no typo here');
+      const edit = await bodyFrom(alice, `${room}/Bob`, (b) => b === 'no typo here');
+      assert.equal(edit.getChild('replace', CORRECT)?.attrs.id, first.attrs.id);
+      bobActor.react(roomId, original, '👍');
+      const reaction = await alice.waitFor((s) => s.is('message') && s.getChild('reactions', REACTIONS) !== undefined, 10_000);
+      assert.equal(reaction.getChild('reactions', REACTIONS)!.attrs.id, firstId);
+      assert.deepEqual(reaction.getChild('reactions', REACTIONS)!.getChildren('reaction').map((r) => r.text()), ['👍']);
+      bobActor.redact(roomId, original);
+      const retraction = await alice.waitFor((s) => s.is('message') && s.getChild('retract', RETRACT) !== undefined, 10_000);
+      assert.equal(retraction.getChild('retract', RETRACT)!.attrs.id, firstId);
+
+      // From XMPP: a message, its correction, a reaction to Bob's, a reply, a retraction.
+      const bobsMessage = bobActor.say(roomId, 'react to me');
+      const bobsStanza = await bodyFrom(alice, `${room}/Bob`, (b) => b === 'react to me');
+      const bobsStanzaId = bobsStanza.getChild('stanza-id', SID)!.attrs.id!;
+      await alice.send(groupchat(room, 'first version', `c1${tag}`));
+      const mine = await hs.waitForEvent(roomId, (e) => e.sender === me && e.content.body === 'first version', 10_000, 'first version');
+      const mineReflected = await bodyFrom(alice, `${room}/Alice ${tag}`, (b) => b === 'first version');
+      const mineStanzaId = mineReflected.getChild('stanza-id', SID)!.attrs.id!;
+      await alice.send(groupchat(room, 'second version', `c2${tag}`, xml('replace', { xmlns: CORRECT, id: `c1${tag}` })));
+      const correction = await hs.waitForEvent(roomId, (e) => e.sender === me && (e.content['m.relates_to'] as { rel_type?: string } | undefined)?.rel_type === 'm.replace', 10_000, 'm.replace');
+      assert.equal((correction.content['m.relates_to'] as { event_id: string }).event_id, mine.event_id);
+      assert.equal((correction.content['m.new_content'] as { body: string }).body, 'second version');
+      await alice.send(xml('message', { to: room, type: 'groupchat', id: `r1${tag}` }, xml('reactions', { xmlns: REACTIONS, id: bobsStanzaId }, xml('reaction', {}, '🎉'))));
+      const annotation = await hs.waitForEvent(roomId, (e) => e.type === 'm.reaction' && e.sender === me, 10_000, 'm.reaction');
+      assert.deepEqual(annotation.content['m.relates_to'], { rel_type: 'm.annotation', event_id: bobsMessage, key: '🎉' });
+      await alice.send(xml('message', { to: room, type: 'groupchat', id: `r2${tag}` }, xml('reactions', { xmlns: REACTIONS, id: bobsStanzaId })));
+      await hs.waitForEvent(roomId, (e) => e.type === 'm.room.redaction' && e.redacts === annotation.event_id, 10_000, 'reaction removed');
+      await alice.send(groupchat(room, 'a reply', `p1${tag}`, xml('reply', { xmlns: REPLY, to: `${room}/Bob`, id: bobsStanzaId })));
+      const reply = await hs.waitForEvent(roomId, (e) => e.sender === me && e.content.body === 'a reply', 10_000, 'reply');
+      assert.deepEqual(reply.content['m.relates_to'], { 'm.in_reply_to': { event_id: bobsMessage } });
+      bobActor.reply(roomId, mine.event_id, 'answering you');
+      const incomingReply = await bodyFrom(alice, `${room}/Bob`, (b) => b.endsWith('answering you'));
+      assert.ok(incomingReply.getChild('reply', REPLY), incomingReply.toString());
+      await alice.send(xml('message', { to: room, type: 'groupchat', id: `x1${tag}` }, xml('retract', { xmlns: RETRACT, id: mineStanzaId })));
+      await hs.waitForEvent(roomId, (e) => e.type === 'm.room.redaction' && e.redacts === mine.event_id, 10_000, 'retraction of the own message');
+    });
+
+    test('typing and read receipts both ways; topic from XMPP; members coming, renamed and going', async () => {
+      const bobActor = hs.as(bob);
+      const roomId = bobActor.createRoom({ alias: `people${tag}`, topic: 'old' });
+      // Alice may set the topic (level 50): she is an admin and moderator.
+      bobActor.setState(roomId, 'm.room.power_levels', { ...hs.rooms.get(roomId)!.state.get('m.room.power_levels\u0000')!.event.content, users: { [bob]: 100, [me]: 50 } });
+      const room = roomJid(`people${tag}`);
+      const joined = await joinRoom(alice, room, 'a');
+      const self = joined.find((s) => s.is('presence') && codes(s).includes(110))!;
+      assert.deepEqual([self.getChild('x', MUC_USER)!.getChild('item')!.attrs.role, self.getChild('x', MUC_USER)!.getChild('item')!.attrs.affiliation], ['moderator', 'admin']);
+      bobActor.typing(roomId, true);
+      const typing = await alice.waitFor((s) => s.is('message') && s.attrs.from === `${room}/Bob` && s.getChild('composing', CHATSTATES) !== undefined, 10_000);
+      assert.ok(typing);
+      await alice.send(xml('message', { to: room, type: 'groupchat' }, xml('composing', { xmlns: CHATSTATES })));
+      await eventually(() => hs.rooms.get(roomId)!.typing.has(me), 'alice typing on Matrix');
+      const said = bobActor.say(roomId, 'read me');
+      const stanza = await bodyFrom(alice, `${room}/Bob`, (b) => b === 'read me');
+      await alice.send(xml('message', { to: room, type: 'groupchat' }, xml('displayed', { xmlns: MARKERS, id: stanza.getChild('stanza-id', SID)!.attrs.id! })));
+      await eventually(() => hs.rooms.get(roomId)!.receipts.some((r) => r.userId === me && r.eventId === said), 'receipt from alice');
+
+      await alice.send(xml('message', { to: room, type: 'groupchat' }, xml('subject', {}, 'new topic')));
+      const topic = await hs.waitForEvent(roomId, (e) => e.type === 'm.room.topic' && e.sender === me, 10_000, 'topic');
+      assert.equal(topic.content.topic, 'new topic');
+      const echoed = await alice.waitFor((s) => s.is('message') && s.getChildText('subject') === 'new topic', 10_000);
+      assert.equal(echoed.attrs.from, `${room}/Alice ${tag}`);
+
+      const erin = hs.registerUser(`erin${tag}`, 'erin-secret', 'Erin');
+      hs.as(erin).join(roomId);
+      await alice.waitFor((s) => s.is('presence') && s.attrs.from === `${room}/Erin` && s.attrs.type === undefined, 10_000);
+      // A second member named Bob: both become distinguishable (nick changes, status 303).
+      hs.as(erin).setDisplayName('Bob');
+      const renames = [
+        await alice.waitFor((s) => s.is('presence') && bareOf(s.attrs.from) === room && s.attrs.type === 'unavailable' && codes(s).includes(303), 10_000),
+        await alice.waitFor((s) => s.is('presence') && bareOf(s.attrs.from) === room && s.attrs.type === 'unavailable' && codes(s).includes(303), 10_000),
+      ];
+      const newNicks = renames.map((r) => r.getChild('x', MUC_USER)!.getChild('item')!.attrs.nick).sort();
+      assert.deepEqual(newNicks, [`Bob (${bob})`, `Bob (${erin})`]);
+      hs.as(erin).leave(roomId);
+      await alice.waitFor((s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === `${room}/Bob (${erin})`, 10_000);
+      // Bob alone again: his plain name comes back.
+      const back = await alice.waitFor((s) => s.is('presence') && bareOf(s.attrs.from) === room && codes(s).includes(303), 10_000);
+      assert.equal(back.getChild('x', MUC_USER)!.getChild('item')!.attrs.nick, 'Bob');
+    });
+
+    test('a Matrix invitation becomes a MUC invitation; a room without alias is joined through its handle', async () => {
+      const roomId = hs.as(bob).createRoom({ public: false, name: 'Secret' });
+      hs.as(bob).invite(roomId, me);
+      const invite = await alice.waitFor((s) => s.is('message') && s.getChild('x', MUC_USER)?.getChild('invite') !== undefined, 10_000);
+      const handleJid = bareOf(invite.attrs.from);
+      assert.match(handleJid, /^[a-z2-7]{10}@matrix\.localhost$/);
+      assert.equal(invite.getChild('x', MUC_USER)!.getChild('invite')!.attrs.from, userJid(`bob${tag}`));
+      const sequence = await joinRoom(alice, handleJid, 'a');
+      assert.ok(sequence.some((s) => s.is('presence') && codes(s).includes(110)), sequence.map(String).join('\n'));
+      assert.equal(hs.membership(roomId, me), 'join');
+    });
+
+    test('direct chats: writing to user%server opens an m.direct room; a new contact writes first and is offered', async () => {
+      await alice.send(xml('message', { to: userJid(`carol${tag}`), type: 'chat', id: `d1${tag}` }, xml('body', {}, 'hi carol')));
+      const direct = await eventually(async () => {
+        for (const room of hs.rooms.values()) {
+          if (hs.membership(room.id, carol) === 'invite' && hs.membership(room.id, me) === 'join') return room.id;
+        }
+        return undefined;
+      }, 'a direct room inviting carol');
+      const create = hs.eventsOf(direct, 'm.room.member').find((e) => e.state_key === carol)!;
+      assert.equal(create.content.is_direct, true);
+      hs.as(carol).join(direct);
+      await hs.waitForEvent(direct, (e) => e.content.body === 'hi carol', 10_000, 'the direct message');
+      hs.as(carol).say(direct, 'hi alice');
+      const answer = await bodyFrom(alice, userJid(`carol${tag}`), (b) => b === 'hi alice');
+      assert.equal(answer.attrs.type, 'chat');
+      // Writing again reuses the room.
+      await alice.send(xml('message', { to: userJid(`carol${tag}`), type: 'chat' }, xml('body', {}, 'again')));
+      await hs.waitForEvent(direct, (e) => e.content.body === 'again', 10_000, 'the second direct message');
+
+      // Dave, never seen, opens a DM (as Element does: invite with is_direct).
+      hs.registerUser(`dave${tag}`, 'dave-secret', 'Dave');
+      const dave = `@dave${tag}:${HS}`;
+      const dm = hs.as(dave).createRoom({ public: false, invite: [me], direct: true });
+      await eventually(() => hs.membership(dm, me) === 'join', 'alice accepted the direct chat');
+      hs.as(dave).say(dm, 'hello, I am new');
+      // Offered as a contact: pushed into the roster where the server granted roster access (XEP-0356; its
+      // presence then reaches the user), else a subscription request.
+      const offer = await alice.waitFor(
+        (s) => s.is('presence') && (s.attrs.type === 'subscribe' || s.attrs.type === undefined) && bareOf(s.attrs.from) === userJid(`dave${tag}`),
+        10_000,
+      );
+      assert.ok(offer);
+      await bodyFrom(alice, userJid(`dave${tag}`), (b) => b === 'hello, I am new');
+    });
+
+    test('errors: unknown alias, forbidden join, rate limits honoured, encrypted events noticed', async () => {
+      const unknown = await joinRoom(alice, roomJid(`nowhere${tag}`), 'a');
+      assert.equal(unknown.at(-1)!.attrs.type, 'error');
+      assert.equal(errorOf(unknown.at(-1)!).condition, 'item-not-found');
+      const closed = hs.as(bob).createRoom({ alias: `closed${tag}`, public: false });
+      const refused = await joinRoom(alice, roomJid(`closed${tag}`), 'a');
+      assert.equal(errorOf(refused.at(-1)!).condition, 'forbidden');
+      assert.notEqual(hs.membership(closed, me), 'join');
+
+      const roomId = hs.as(bob).createRoom({ alias: `limits${tag}` });
+      await joinRoom(alice, roomJid(`limits${tag}`), 'a');
+      hs.failNext({ method: 'PUT', path: /\/send\/m\.room\.message\// }, new MatrixHttpError(429, 'M_LIMIT_EXCEEDED', 'Too Many Requests', { retry_after_ms: 300 }), 2);
+      await alice.send(groupchat(roomJid(`limits${tag}`), 'patience', `l1${tag}`));
+      await hs.waitForEvent(roomId, (e) => e.content.body === 'patience', 10_000, 'the message after the rate limit');
+      assert.equal(hs.eventsOf(roomId, 'm.room.message').filter((e) => e.content.body === 'patience').length, 1);
+      hs.failNext({ method: 'PUT', path: /\/send\/m\.room\.message\// }, new MatrixHttpError(429, 'M_LIMIT_EXCEEDED', 'Too Many Requests', { retry_after_ms: 120_000 }));
+      await alice.send(groupchat(roomJid(`limits${tag}`), 'too fast', `l2${tag}`));
+      const bounced = await alice.waitFor((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.id === `l2${tag}`, 10_000);
+      assert.equal(errorOf(bounced).condition, 'resource-constraint');
+      assert.match(errorOf(bounced).text, /try again in 120 s/);
+
+      hs.as(bob).send(roomId, { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'xyz', session_id: 's', sender_key: 'k', device_id: 'D' }, 'm.room.encrypted');
+      const notice = await bodyFrom(alice, `${roomJid(`limits${tag}`)}/Bob`, (b) => b.includes('cannot decrypt'));
+      assert.ok(notice);
+    });
+
+    test('a revoked access token tells the user how to log in again', async () => {
+      hs.expireTokens(me, true);
+      const notice = await alice.waitFor((s) => s.is('message') && s.attrs.from === DOMAIN && /soft logout/.test(s.getChildText('body') ?? ''), 40_000);
+      assert.match(notice.getChildText('body')!, /Register with the Matrix gateway again/);
+    });
+  });
+}
+
+/** Polls until `check` gives a truthy value (bounded). */
+async function eventually<T>(check: () => T | Promise<T>, what: string, ms = 10_000): Promise<NonNullable<T>> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
