@@ -25,6 +25,7 @@ const REACTIONS = 'urn:xmpp:reactions:0';
 const REPLY = 'urn:xmpp:reply:0';
 const MARKERS = 'urn:xmpp:chat-markers:0';
 const SID = 'urn:xmpp:sid:0';
+const COMMANDS = 'http://jabber.org/protocol/commands';
 const DOMAIN = 'matrix.localhost';
 const HS = 'localhost';
 
@@ -330,7 +331,15 @@ for (const [kind, start] of SERVERS) {
     test('a revoked access token tells the user how to log in again', async () => {
       hs.expireTokens(me, true);
       const notice = await alice.waitFor((s) => s.is('message') && s.attrs.from === DOMAIN && /soft logout/.test(s.getChildText('body') ?? ''), 40_000);
-      assert.match(notice.getChildText('body')!, /Register with the Matrix gateway again/);
+      assert.match(notice.getChildText('body')!, /register with the Matrix gateway again .*"Reconnect"/);
+      // Logging in again: a new registration, then the Reconnect command.
+      await alice.iq(submit({ homeserver: hs.url, username: `alice${tag}`, password: 'alice-secret' }));
+      const reconnected = await alice.iq(xml('iq', { type: 'set', to: DOMAIN }, xml('command', { xmlns: COMMANDS, node: 'reconnect', action: 'execute' })));
+      assert.match(reconnected.getChild('command', COMMANDS)?.getChild('note')?.text() ?? '', /online/);
+      const roomId = hs.as(bob).createRoom({ alias: `again${tag}` });
+      await joinRoom(alice, roomJid(`again${tag}`), 'a');
+      await alice.send(groupchat(roomJid(`again${tag}`), 'back again'));
+      await hs.waitForEvent(roomId, (e) => e.sender === me && e.content.body === 'back again', 10_000, 'a message after logging in again');
     });
   });
 }

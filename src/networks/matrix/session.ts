@@ -140,8 +140,8 @@ export class MatrixSession implements NetworkSession {
 
   private loggedOut(soft: boolean): void {
     const text = soft
-      ? 'Your Matrix session expired (the homeserver signed this device out, "soft logout"). Register with the Matrix gateway again, with your password or a new access token, to log in again; your rooms stay as they are.'
-      : 'Your Matrix access token was revoked or is no longer valid. Register with the Matrix gateway again, with your password or a new access token, to log in again.';
+      ? 'Your Matrix session expired (the homeserver signed this device out, "soft logout"). To log in again, register with the Matrix gateway again (your password or a new access token), then run its "Reconnect" command; your Matrix rooms stay as they are.'
+      : 'Your Matrix access token was revoked or is no longer valid. To log in again, register with the Matrix gateway again (your password or a new access token), then run its "Reconnect" command.';
     this.online = false;
     this.sink.connectionState('failed', text);
     this.sink.notice(null, text);
