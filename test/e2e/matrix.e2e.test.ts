@@ -154,6 +154,9 @@ for (const [kind, start] of SERVERS) {
       assert.equal(incoming.attrs.type, 'groupchat');
       assert.equal(incoming.getChildText('body'), 'hello from matrix');
 
+      bobActor.say(roomId, '**bold** move', '<strong>bold</strong> move &amp; <em>more</em>');
+      assert.equal((await bodyFrom(alice, `${roomJid(`talk${tag}`)}/Bob`)).getChildText('body'), '*bold* move & _more_');
+
       await alice.send(groupchat(roomJid(`talk${tag}`), '/me waves'));
       const emote = await hs.waitForEvent(roomId, (e) => e.content.msgtype === 'm.emote', 10_000, 'emote');
       assert.equal(emote.content.body, 'waves');
@@ -164,6 +167,22 @@ for (const [kind, start] of SERVERS) {
 
       const duplicates = alice.pending().filter((s) => s.is('message') && s.attrs.from === `${roomJid(`talk${tag}`)}/Alice ${tag}` && s.getChildText('body') === 'hello *matrix*');
       assert.equal(duplicates.length, 0, 'the own message is shown once');
+    });
+
+    test('Matrix media reach the XMPP user as a URL they can open (XEP-0066)', async () => {
+      const bobActor = hs.as(bob);
+      const roomId = bobActor.createRoom({ alias: `media${tag}` });
+      const room = roomJid(`media${tag}`);
+      await joinRoom(alice, room, 'a');
+      const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+      const mxc = bobActor.upload(png, 'image/png', 'cat.png');
+      bobActor.send(roomId, { msgtype: 'm.image', body: 'cat.png', url: mxc, info: { mimetype: 'image/png', size: png.length } });
+      const image = await alice.waitFor((s) => s.is('message') && s.attrs.from === `${room}/Bob` && s.getChild('x', 'jabber:x:oob') !== undefined, 10_000);
+      const url = image.getChild('x', 'jabber:x:oob')!.getChildText('url')!;
+      assert.equal(image.getChildText('body'), url);
+      const response = await fetch(url);
+      assert.equal(response.headers.get('content-type'), 'image/png');
+      assert.deepEqual(Buffer.from(await response.arrayBuffer()), png);
     });
 
     test('corrections, retractions, reactions and replies both ways', async () => {

@@ -26,7 +26,7 @@ import type { IncomingMessage, OutgoingMessage, Attachment } from '../../core/me
 import type { Affiliation, EventSink, NetworkAddress, Participant, Role } from '../types.js';
 import { contactAddress, splitMatrixId } from './addresses.js';
 import type { RawEvent } from './client.js';
-import { stripReplyFallback, stylingToHtml } from './format.js';
+import { htmlToStyling, stripReplyFallback, stylingToHtml } from './format.js';
 import { isOurTxn, xmppIdOfTxn } from './txn.js';
 
 export const ENCRYPTED_NOTICE =
@@ -202,6 +202,9 @@ export function incomingFrom(event: RawEvent, content: Record<string, unknown>, 
   const replyTo = relates?.['m.in_reply_to']?.event_id;
   let body = typeof content.body === 'string' ? content.body : '';
   if (replyTo) body = stripReplyFallback(body);
+  if (content.format === 'org.matrix.custom.html' && typeof content.formatted_body === 'string') {
+    body = htmlToStyling(content.formatted_body) || body;
+  }
   const attachments: Attachment[] = [];
   if (['m.image', 'm.file', 'm.video', 'm.audio'].includes(msgtype) || event.type === 'm.sticker') {
     const info = (content.info ?? {}) as { mimetype?: string; size?: number };
