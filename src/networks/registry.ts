@@ -8,7 +8,7 @@ import type { Network } from './types.js';
 
 export const NETWORKS = {
   irc: (config: Config) => createIrcNetwork(config.networks.irc),
-  matrix: (_config: Config) => createMatrixNetwork(),
+  matrix: (config: Config) => createMatrixNetwork(config.networks.matrix),
 } as const satisfies Record<string, (config: Config) => Network>;
 
 export type NetworkName = keyof typeof NETWORKS;

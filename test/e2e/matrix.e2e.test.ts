@@ -11,6 +11,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MatrixHttpError, startHomeserver, startWellKnown, type Homeserver } from '../matrix/homeserver.js';
 
 const MUC = 'http://jabber.org/protocol/muc';
@@ -77,13 +79,31 @@ const bodyFrom = (client: TestXmppClient, from: string, match: (body: string) =>
 
 let hs: Homeserver;
 let delegation: { url: string; stop(): Promise<void> };
+/** An upload service stand-in (what an XMPP server's XEP-0363 service serves files from). */
+let files: Server;
+let filesHost: string;
+const fileRequests: string[] = [];
+const REPORT = Buffer.from('%PDF-1.4 a small report');
 before(async () => {
   hs = await startHomeserver();
   delegation = await startWellKnown(hs.url);
+  files = createServer((req, res) => {
+    fileRequests.push(req.url ?? '');
+    if (req.url === '/upload/report.pdf') {
+      res.writeHead(200, { 'Content-Type': 'application/pdf', 'Content-Length': String(REPORT.length) });
+      res.end(REPORT);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', () => resolve()));
+  filesHost = `127.0.0.1:${(files.address() as AddressInfo).port}`;
 });
 after(async () => {
   await delegation?.stop();
   await hs?.stop();
+  files?.closeAllConnections();
+  await new Promise((resolve) => files?.close(resolve));
 });
 
 for (const [kind, start] of SERVERS) {
@@ -99,7 +119,7 @@ for (const [kind, start] of SERVERS) {
       hs.registerUser(`alice${tag}`, 'alice-secret', `Alice ${tag}`);
       hs.registerUser(`bob${tag}`, 'bob-secret', 'Bob');
       hs.registerUser(`carol${tag}`, 'carol-secret', 'Carol');
-      t = await startTestGateway(start);
+      t = await startTestGateway(start, { env: { PONTE_NETWORKS_MATRIX_MEDIA_HOSTS: filesHost } });
       alice = await t.client('alice');
     });
     after(async () => {
@@ -183,6 +203,28 @@ for (const [kind, start] of SERVERS) {
       const response = await fetch(url);
       assert.equal(response.headers.get('content-type'), 'image/png');
       assert.deepEqual(Buffer.from(await response.arrayBuffer()), png);
+    });
+
+    test('files from XMPP on a listed host are uploaded to Matrix; other URLs stay links', async () => {
+      const roomId = hs.as(bob).createRoom({ alias: `files${tag}` });
+      const room = roomJid(`files${tag}`);
+      await joinRoom(alice, room, 'a');
+      const url = `http://${filesHost}/upload/report.pdf`;
+      await alice.send(groupchat(room, url, `f1${tag}`, xml('x', { xmlns: 'jabber:x:oob' }, xml('url', {}, url))));
+      const file = await hs.waitForEvent(roomId, (e) => e.sender === me && e.content.msgtype === 'm.file', 10_000, 'm.file');
+      assert.equal(file.content.body, 'report.pdf');
+      assert.deepEqual(file.content.info, { mimetype: 'application/pdf', size: REPORT.length });
+      const [, server, mediaId] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(String(file.content.url))!;
+      const stored = await fetch(`${hs.url}/_matrix/media/v3/download/${server}/${mediaId}`);
+      assert.deepEqual(Buffer.from(await stored.arrayBuffer()), REPORT);
+      // The reflection comes once, as the user sent it.
+      await bodyFrom(alice, `${room}/Alice ${tag}`, (b) => b === url);
+
+      const elsewhere = `http://localhost:${filesHost.split(':')[1]}/upload/other.pdf`;
+      await alice.send(groupchat(room, elsewhere, `f2${tag}`, xml('x', { xmlns: 'jabber:x:oob' }, xml('url', {}, elsewhere))));
+      const link = await hs.waitForEvent(roomId, (e) => e.sender === me && e.content.body === elsewhere, 10_000, 'the link as text');
+      assert.equal(link.content.msgtype, 'm.text');
+      assert.ok(!fileRequests.includes('/upload/other.pdf'), 'an unlisted URL is never fetched');
     });
 
     test('corrections, retractions, reactions and replies both ways', async () => {

@@ -297,6 +297,25 @@ export class MatrixApi {
     });
   }
 
+  /** Uploads a file to the media repository (/_matrix/media/v3/upload); returns its mxc:// URI. */
+  async upload(data: Buffer, name: string, type: string): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const answer = await this.client.uploadContent(data, { name, type, includeFilename: true });
+        return answer.content_uri;
+      } catch (err) {
+        if (err instanceof MatrixError && err.errcode === 'M_LIMIT_EXCEEDED' && attempt < RATE_LIMIT_RETRIES) {
+          const wait = retryAfter(err) ?? 1000;
+          if (wait <= MAX_RETRY_WAIT_MS) {
+            await sleep(wait);
+            continue;
+          }
+        }
+        throw err;
+      }
+    }
+  }
+
   stop(): void {
     this.client.stopClient();
   }

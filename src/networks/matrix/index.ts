@@ -42,6 +42,7 @@ const CAPABILITIES: readonly Capability[] = [
   'chat-states',
   'displayed-markers',
   'history',
+  'attachments',
 ];
 
 async function fetchJson(url: string): Promise<Record<string, unknown> | null> {
@@ -90,7 +91,7 @@ export async function resolveHomeserver(input: string): Promise<string> {
   return candidate;
 }
 
-export function createMatrixNetwork(): Network {
+export function createMatrixNetwork(settings: { mediaHosts: readonly string[] }): Network {
   return {
     name: 'matrix',
     identityType: 'matrix',
@@ -168,6 +169,7 @@ export function createMatrixNetwork(): Network {
         ...(typeof stored.settings.since === 'string' && stored.settings.username === c.userId ? { since: stored.settings.since } : {}),
         sink,
         context,
+        mediaHosts: settings.mediaHosts,
       });
       await session.start();
       return session;

@@ -40,6 +40,7 @@ import type {
 import { contactAddress, roomAddress } from './addresses.js';
 import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type RawEvent, type SyncResponse } from './client.js';
 import { contentFor, correctionFor, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
+import { fetchFile, mayFetch, msgtypeFor } from './media.js';
 import { txnIdFor } from './txn.js';
 
 /** Long-poll time of /sync. */
@@ -56,6 +57,8 @@ export interface MatrixSessionOptions {
   since?: string;
   sink: EventSink;
   context: NetworkContext;
+  /** Hosts whose file URLs may be moved into the Matrix media repository (networks.matrix.mediaHosts). */
+  mediaHosts: readonly string[];
 }
 
 export class MatrixSession implements NetworkSession {
@@ -342,9 +345,31 @@ export class MatrixSession implements NetworkSession {
 
   async send(to: NetworkAddress, message: OutgoingMessage): Promise<SentReceipt> {
     const roomId = await this.targetRoom(to);
-    const content = contentFor(message);
-    const eventId = await this.call('sending', () => this.api.send(roomId, 'm.room.message', content, txnIdFor(roomId, message.xmppId)));
-    return { ids: [eventId] };
+    const files = (message.attachments ?? []).filter((a) => mayFetch(a.url, this.options.mediaHosts));
+    const links = (message.attachments ?? []).filter((a) => !files.includes(a)).map((a) => a.url);
+    // Fetched and uploaded before anything is sent: a file that cannot be moved fails the whole message.
+    const uploads: Array<Record<string, unknown>> = [];
+    for (const file of files) {
+      const fetched = await fetchFile(file);
+      const mxc = await this.call('uploading a file', () => this.api.upload(fetched.data, fetched.name, fetched.mediaType));
+      uploads.push({
+        msgtype: msgtypeFor(fetched.mediaType),
+        body: fetched.name,
+        filename: fetched.name,
+        url: mxc,
+        info: { mimetype: fetched.mediaType, size: fetched.data.length },
+      });
+    }
+    const text = [message.body, ...links.filter((url) => !message.body.includes(url))].filter((part) => part.trim() !== '').join('\n');
+    const ids: string[] = [];
+    if (text !== '' || uploads.length === 0) {
+      const content = contentFor({ ...message, body: text });
+      ids.push(await this.call('sending', () => this.api.send(roomId, 'm.room.message', content, txnIdFor(roomId, message.xmppId))));
+    }
+    for (const [index, content] of uploads.entries()) {
+      ids.push(await this.call('sending a file', () => this.api.send(roomId, 'm.room.message', content, txnIdFor(roomId, message.xmppId, `f${index}`))));
+    }
+    return { ids };
   }
 
   async sendPrivate(_room: NetworkAddress, nick: string, message: OutgoingMessage): Promise<SentReceipt> {

@@ -17,7 +17,8 @@ export function txnIdFor(roomId: string, xmppId: string, purpose = 'm'): string 
 export function xmppIdOfTxn(txnId: string | undefined): string | undefined {
   if (!txnId?.startsWith(PREFIX)) return undefined;
   const parts = txnId.slice(PREFIX.length).split('.');
-  if (parts.length !== 3 || parts[0] !== 'm') return undefined;
+  // m: the message itself; f<n>: the n-th file sent with it.
+  if (parts.length !== 3 || !/^(m|f\d+)$/.test(parts[0]!)) return undefined;
   return Buffer.from(parts[2]!, 'base64url').toString('utf8');
 }
 
