@@ -316,6 +316,33 @@ for (const [kind, start] of SERVERS) {
       assert.equal(back.getChild('x', MUC_USER)!.getChild('item')!.attrs.nick, 'Bob');
     });
 
+    test('from XMPP: a nick change sets the room display name; invitations and kicks reach Matrix; threads read as replies', async () => {
+      const bobActor = hs.as(bob);
+      const roomId = bobActor.createRoom({ alias: `moderate${tag}` });
+      bobActor.setState(roomId, 'm.room.power_levels', { ...hs.rooms.get(roomId)!.state.get('m.room.power_levels\u0000')!.event.content, users: { [bob]: 100, [me]: 50 } });
+      const room = roomJid(`moderate${tag}`);
+      await joinRoom(alice, room, 'a');
+      await alice.send(xml('presence', { to: `${room}/Ally` }));
+      const renamed = await hs.waitForEvent(roomId, (e) => e.type === 'm.room.member' && e.state_key === me && e.content.displayname === 'Ally', 10_000, 'room display name');
+      assert.equal(renamed.content.membership, 'join');
+      await alice.waitFor((s) => s.is('presence') && s.attrs.from === `${room}/Ally` && codes(s).includes(110), 10_000);
+
+      await alice.send(xml('message', { to: room }, xml('x', { xmlns: MUC_USER }, xml('invite', { to: userJid(`carol${tag}`) }, xml('reason', {}, 'join us')))));
+      await eventually(() => hs.membership(roomId, carol) === 'invite', 'carol invited');
+      hs.as(carol).join(roomId);
+      await alice.waitFor((s) => s.is('presence') && s.attrs.from === `${room}/Carol` && s.attrs.type === undefined, 10_000);
+      await alice.iq(xml('iq', { type: 'set', to: room }, xml('query', { xmlns: 'http://jabber.org/protocol/muc#admin' }, xml('item', { nick: 'Carol', role: 'none' }, xml('reason', {}, 'bye')))));
+      await eventually(() => hs.membership(roomId, carol) === 'leave', 'carol kicked');
+      const kick = hs.eventsOf(roomId, 'm.room.member').at(-1)!;
+      assert.deepEqual([kick.sender, kick.state_key, kick.content.reason], [me, carol, 'bye']);
+
+      const root = bobActor.say(roomId, 'thread root');
+      const rootStanza = await bodyFrom(alice, `${room}/Bob`, (b) => b === 'thread root');
+      bobActor.send(roomId, { msgtype: 'm.text', body: 'in the thread', 'm.relates_to': { rel_type: 'm.thread', event_id: root, is_falling_back: true, 'm.in_reply_to': { event_id: root } } });
+      const threaded = await bodyFrom(alice, `${room}/Bob`, (b) => b.endsWith('in the thread'));
+      assert.equal(threaded.getChild('reply', REPLY)?.attrs.id, rootStanza.getChild('stanza-id', SID)!.attrs.id);
+    });
+
     test('a Matrix invitation becomes a MUC invitation; a room without alias is joined through its handle', async () => {
       const roomId = hs.as(bob).createRoom({ public: false, name: 'Secret' });
       hs.as(bob).invite(roomId, me);

@@ -19,6 +19,8 @@
 //   markers.
 // - Encrypted events (m.room.encrypted) that ponte cannot read become a
 //   notice in the conversation saying so, never silence.
+// - Threads (m.thread) become XEP-0461 replies to the thread's root (or to
+//   the message a thread message really replies to).
 // - Membership: join -> occupant, leave -> gone (kicked when someone else
 //   set it), ban -> banned, invite of the user -> MUC invitation; a display
 //   name change -> nick change.
@@ -198,8 +200,12 @@ export interface MapperOptions {
 /** Turns the text content of an m.room.message (or m.new_content) into the core's message. */
 export function incomingFrom(event: RawEvent, content: Record<string, unknown>, options: MapperOptions): IncomingMessage {
   const msgtype = String(content.msgtype ?? 'm.text');
-  const relates = event.content['m.relates_to'] as { 'm.in_reply_to'?: { event_id?: string } } | undefined;
-  const replyTo = relates?.['m.in_reply_to']?.event_id;
+  const relates = event.content['m.relates_to'] as
+    | { rel_type?: string; event_id?: string; is_falling_back?: boolean; 'm.in_reply_to'?: { event_id?: string } }
+    | undefined;
+  // Threads as best they map: a message in a thread is a reply to the thread's root, unless it really replies to one message in it.
+  const threadRoot = relates?.rel_type === 'm.thread' ? relates.event_id : undefined;
+  const replyTo = threadRoot && relates?.is_falling_back !== false ? threadRoot : (relates?.['m.in_reply_to']?.event_id ?? threadRoot);
   let body = typeof content.body === 'string' ? content.body : '';
   if (replyTo) body = stripReplyFallback(body);
   if (content.format === 'org.matrix.custom.html' && typeof content.formatted_body === 'string') {
