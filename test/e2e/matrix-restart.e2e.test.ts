@@ -81,9 +81,14 @@ for (const [kind, start] of SERVERS) {
       const me = hs.registerUser(`rita${tag}`, 'rita-secret', 'Rita');
       const sam = hs.registerUser(`sam${tag}`, 'sam-secret', 'Sam');
       const samJid = `sam${tag}%localhost@${DOMAIN}`;
+      // Rita is already in a room on Matrix: the new login offers it as an invitation.
+      const lounge = hs.as(sam).createRoom({ alias: `lounge${tag}` });
+      hs.as(me).join(lounge);
       let alice: TestXmppClient = await t.client('alice');
       await alice.iq(submit({ homeserver: hs.url, username: `rita${tag}`, password: 'rita-secret' }));
       await online(alice);
+      const invitation = await alice.waitFor((s) => s.is('message') && s.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('invite') !== undefined, 10_000);
+      assert.equal(bareOf(invitation.attrs.from), `#lounge${tag}%localhost@${DOMAIN}`);
       const dm = hs.as(sam).createRoom({ public: false, invite: [me], direct: true });
       await eventually(() => hs.membership(dm, me) === 'join', 'the direct chat accepted');
       hs.as(sam).say(dm, 'before the restart');
@@ -100,6 +105,7 @@ for (const [kind, start] of SERVERS) {
       await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === samJid && s.getChildText('body') === 'while ponte was down', 20_000);
       hs.as(sam).say(dm, 'after the restart');
       await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === samJid && s.getChildText('body') === 'after the restart', 10_000);
+      assert.ok(!alice.pending().some((s) => s.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('invite')), 'no invitations again after the restart');
       const bodies = alice.pending().filter((s) => s.is('message') && bareOf(s.attrs.from) === samJid).map((s) => s.getChildText('body'));
       assert.ok(!bodies.includes('before the restart'), `repeated: ${bodies.join(', ')}`);
       assert.ok(!bodies.includes('while ponte was down'), `twice: ${bodies.join(', ')}`);

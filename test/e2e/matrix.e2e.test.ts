@@ -405,6 +405,11 @@ for (const [kind, start] of SERVERS) {
       await alice.send(groupchat(roomJid(`limits${tag}`), 'patience', `l1${tag}`));
       await hs.waitForEvent(roomId, (e) => e.content.body === 'patience', 10_000, 'the message after the rate limit');
       assert.equal(hs.eventsOf(roomId, 'm.room.message').filter((e) => e.content.body === 'patience').length, 1);
+      // The homeserver stores the message but the answer is lost (a 502 from its proxy): sent again with the same txn id, stored once.
+      hs.failNext({ method: 'PUT', path: /\/send\/m\.room\.message\//, afterHandling: true }, new MatrixHttpError(502, 'M_UNKNOWN', 'Bad Gateway'));
+      await alice.send(groupchat(roomJid(`limits${tag}`), 'exactly once', `l3${tag}`));
+      await bodyFrom(alice, `${roomJid(`limits${tag}`)}/Alice ${tag}`, (b) => b === 'exactly once');
+      assert.equal(hs.eventsOf(roomId, 'm.room.message').filter((e) => e.content.body === 'exactly once').length, 1);
       hs.failNext({ method: 'PUT', path: /\/send\/m\.room\.message\// }, new MatrixHttpError(429, 'M_LIMIT_EXCEEDED', 'Too Many Requests', { retry_after_ms: 120_000 }));
       await alice.send(groupchat(roomJid(`limits${tag}`), 'too fast', `l2${tag}`));
       const bounced = await alice.waitFor((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.id === `l2${tag}`, 10_000);

@@ -100,6 +100,8 @@ interface Failure {
   path: RegExp;
   error: MatrixHttpError;
   times: number;
+  /** Handle the request, then answer with the error (the answer was lost on the way). */
+  afterHandling?: boolean;
 }
 
 /** Letters of both cases: ids must stay case-sensitive, as real ones are. */
@@ -206,7 +208,7 @@ export class Homeserver {
   }
 
   /** The next `times` requests matching get `error` (e.g. M_LIMIT_EXCEEDED). */
-  failNext(match: { method?: string; path: RegExp }, error: MatrixHttpError, times = 1): void {
+  failNext(match: { method?: string; path: RegExp; afterHandling?: boolean }, error: MatrixHttpError, times = 1): void {
     this.failures.push({ ...match, error, times });
   }
 
@@ -467,10 +469,11 @@ export class Homeserver {
       if (failure) {
         failure.times -= 1;
         if (failure.times <= 0) this.failures.splice(this.failures.indexOf(failure), 1);
-        throw failure.error;
+        if (!failure.afterHandling) throw failure.error;
       }
       const raw = await readBody(req);
       const answer = await this.route(req, url, raw, res);
+      if (failure?.afterHandling) throw failure.error;
       if (answer === undefined) return; // already written (media)
       sendJson(res, 200, answer);
     } catch (err) {

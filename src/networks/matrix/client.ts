@@ -8,6 +8,9 @@
 //   startClient(): the SDK keeps its sync token in memory (or IndexedDB),
 //   while ponte must persist the position after each batch it handled, so a
 //   restart neither loses nor repeats events.
+// - Sending (PUT with a transaction id) is retried with the same txn id
+//   after a transient failure (TRANSIENT_RETRIES): nothing sent twice,
+//   nothing lost to a short outage.
 // - A rate-limited request is retried after the server's retry_after_ms (or
 //   the Retry-After header), at most RATE_LIMIT_RETRIES times and never
 //   waiting more than MAX_RETRY_WAIT_MS in one go; then the user gets
@@ -18,6 +21,8 @@ import type { Logger } from '../../log.js';
 
 export const RATE_LIMIT_RETRIES = 3;
 export const MAX_RETRY_WAIT_MS = 30_000;
+/** Waits before sending a message again after a transient failure (unreachable homeserver, 5xx). */
+export const TRANSIENT_RETRIES = [500, 2_000, 5_000];
 
 export interface MatrixCredentials {
   baseUrl: string;
@@ -231,15 +236,34 @@ export class MatrixApi {
     await this.request(Method.Post, `/rooms/${encodeURIComponent(roomId)}/ban`, `banning ${userId}`, { body: { user_id: userId, ...(reason ? { reason } : {}) } });
   }
 
+  /**
+   * A PUT with a transaction id is idempotent: when the homeserver could not
+   * be reached or failed (5xx), it is sent again with the same txn id, and
+   * the homeserver answers with the event it already has if the first one
+   * got through.
+   */
+  private async idempotent<T>(path: string, what: string, body: unknown): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.request<T>(Method.Put, path, what, { body });
+      } catch (err) {
+        const transient = err instanceof ConnectionError || (err instanceof MatrixError && (err.httpStatus ?? 0) >= 500);
+        if (!transient || attempt >= TRANSIENT_RETRIES.length) throw err;
+        this.log.info({ what, err: (err as Error).message }, 'homeserver failed; sending again with the same transaction id');
+        await sleep(TRANSIENT_RETRIES[attempt]!);
+      }
+    }
+  }
+
   async send(roomId: string, type: string, content: Record<string, unknown>, txnId: string): Promise<string> {
     const path = `/rooms/${encodeURIComponent(roomId)}/send/${encodeURIComponent(type)}/${encodeURIComponent(txnId)}`;
-    const answer = await this.request<{ event_id: string }>(Method.Put, path, 'sending', { body: content });
+    const answer = await this.idempotent<{ event_id: string }>(path, 'sending', content);
     return answer.event_id;
   }
 
   async redact(roomId: string, eventId: string, txnId: string, reason?: string): Promise<string> {
     const path = `/rooms/${encodeURIComponent(roomId)}/redact/${encodeURIComponent(eventId)}/${encodeURIComponent(txnId)}`;
-    const answer = await this.request<{ event_id: string }>(Method.Put, path, 'retracting', { body: reason ? { reason } : {} });
+    const answer = await this.idempotent<{ event_id: string }>(path, 'retracting', reason ? { reason } : {});
     return answer.event_id;
   }
 

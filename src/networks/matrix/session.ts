@@ -10,8 +10,9 @@
 // - After a restart the loop resumes from the stored position: what was said
 //   in direct chats meanwhile arrives once; rooms get their recent history
 //   when the user's client joins them again.
-// - Rooms the user is in on Matrix but has not joined from XMPP are followed
-//   silently. Invitations become MUC invitations, except direct-chat
+// - Rooms the user is in on Matrix are offered as MUC invitations once, at
+//   the first sync of a new login; then they are followed silently until
+//   joined from XMPP. Invitations become MUC invitations, except direct-chat
 //   invitations (is_direct), which are accepted: the first message of a new
 //   Matrix contact then arrives from their JID with a subscription request.
 // - The nick in a room is the user's Matrix display name (the join's
@@ -217,6 +218,14 @@ export class MatrixSession implements NetworkSession {
     }
     for (const [roomId, room] of Object.entries(response.rooms?.invite ?? {})) {
       void this.invited(roomId, room.invite_state?.events ?? [], catchUp);
+    }
+    // A new login: the rooms the user is already in on Matrix are offered as invitations, once.
+    if (catchUp) {
+      for (const roomId of Object.keys(response.rooms?.join ?? {})) {
+        if (this.partnerOf(roomId)) continue;
+        const alias = this.views.get(roomId)?.canonicalAlias;
+        this.sink.invited(roomAddress(alias ?? roomId), undefined, 'You are in this room on Matrix.');
+      }
     }
     for (const event of response.presence?.events ?? []) {
       if (!this.direct[event.sender]) continue;
