@@ -416,6 +416,16 @@ for (const [kind, start] of SERVERS) {
       assert.equal(errorOf(bounced).condition, 'resource-constraint');
       assert.match(errorOf(bounced).text, /try again in 120 s/);
 
+      // The homeserver fails for a while: the session says it is reconnecting and why, then is online again.
+      hs.failNext({ method: 'GET', path: /\/sync$/ }, new MatrixHttpError(502, 'M_UNKNOWN', 'Bad Gateway'), 3);
+      hs.as(bob).say(roomId, 'wake the sync');
+      const status = async () => {
+        const reply = await alice.iq(xml('iq', { type: 'set', to: DOMAIN }, xml('command', { xmlns: COMMANDS, node: 'status', action: 'execute' })));
+        return reply.getChild('command', COMMANDS)?.getChild('note')?.text() ?? '';
+      };
+      await eventually(async () => /reconnecting .*Bad Gateway/.test(await status()), 'the session reconnecting');
+      await eventually(async () => /: online;/.test(await status()), 'the session online again', 20_000);
+
       hs.as(bob).send(roomId, { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'xyz', session_id: 's', sender_key: 'k', device_id: 'D' }, 'm.room.encrypted');
       const notice = await bodyFrom(alice, `${roomJid(`limits${tag}`)}/Bob`, (b) => b.includes('cannot decrypt'));
       assert.ok(notice);

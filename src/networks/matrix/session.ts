@@ -111,7 +111,8 @@ export class MatrixSession implements NetworkSession {
     let failures = 0;
     while (!this.abort.signal.aborted) {
       try {
-        await this.syncOnce(SYNC_TIMEOUT_MS);
+        // After a failure, an immediate sync tells at once whether the homeserver is back.
+        await this.syncOnce(this.online ? SYNC_TIMEOUT_MS : 0);
         if (!this.online) {
           this.online = true;
           this.sink.connectionState('online');
