@@ -343,6 +343,16 @@ for (const [kind, start] of SERVERS) {
       assert.equal(threaded.getChild('reply', REPLY)?.attrs.id, rootStanza.getChild('stanza-id', SID)!.attrs.id);
     });
 
+    test("the homeserver's public rooms are listed in disco#items of its JID", async () => {
+      hs.as(bob).createRoom({ alias: `listed${tag}`, name: `Listed ${tag}` });
+      const hidden = hs.as(bob).createRoom({ alias: `hidden${tag}`, public: false });
+      const reply = await alice.iq(xml('iq', { type: 'get', to: `${HS}@${DOMAIN}` }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#items' })));
+      const items = reply.getChild('query')!.getChildren('item');
+      const listed = items.find((item) => item.attrs.jid === roomJid(`listed${tag}`));
+      assert.equal(listed?.attrs.name, `Listed ${tag}`, reply.toString());
+      assert.ok(!items.some((item) => item.attrs.jid === roomJid(`hidden${tag}`)), `${hidden} is not public`);
+    });
+
     test('a Matrix invitation becomes a MUC invitation; a room without alias is joined through its handle', async () => {
       const roomId = hs.as(bob).createRoom({ public: false, name: 'Secret' });
       hs.as(bob).invite(roomId, me);

@@ -583,6 +583,34 @@ export class Homeserver {
       if (!data) throw notFound('Account data not found');
       return data.content;
     }
+    if (rest === '/publicRooms' && method === 'GET') {
+      const server = url.searchParams.get('server');
+      if (server && server !== this.serverName) throw notFound(`Unknown server ${server}`);
+      const limit = Math.max(1, Number(url.searchParams.get('limit') ?? '100') || 100);
+      const since = url.searchParams.get('since');
+      const offset = since ? Number(/^p(\d+)$/.exec(since)?.[1] ?? NaN) : 0;
+      if (Number.isNaN(offset)) throw new MatrixHttpError(400, 'M_INVALID_PARAM', 'Invalid since token');
+      const published = [...this.rooms.values()].filter((r) => r.state.get(stateKey('m.room.join_rules', ''))?.event.content.join_rule === 'public');
+      const chunk = published.slice(offset, offset + limit).map((r) => {
+        const content = (type: string) => r.state.get(stateKey(type, ''))?.event.content;
+        return {
+          room_id: r.id,
+          num_joined_members: [...r.state.values()].filter((st) => st.event.type === 'm.room.member' && st.event.content.membership === 'join').length,
+          world_readable: false,
+          guest_can_join: false,
+          join_rule: 'public',
+          ...(content('m.room.name')?.name ? { name: content('m.room.name')!.name } : {}),
+          ...(content('m.room.topic')?.topic ? { topic: content('m.room.topic')!.topic } : {}),
+          ...(content('m.room.canonical_alias')?.alias ? { canonical_alias: content('m.room.canonical_alias')!.alias } : {}),
+        };
+      });
+      return {
+        chunk,
+        total_room_count_estimate: published.length,
+        ...(offset + limit < published.length ? { next_batch: `p${offset + limit}` } : {}),
+        ...(offset > 0 ? { prev_batch: `p${Math.max(0, offset - limit)}` } : {}),
+      };
+    }
     if (rest === '/createRoom' && method === 'POST') return { room_id: this.createRoom(me, json()) };
     if ((m = /^\/directory\/room\/([^/]+)$/.exec(rest)) && method === 'GET') {
       const alias = seg(m[1]!);

@@ -32,7 +32,9 @@ test('aliases and user ids parse and print; the case of aliases is kept', async 
   assert.equal(await parse('#%matrix.org', handles), null);
   assert.equal(await parse('!abc%matrix.org', handles), null);
   assert.equal(await parse('bob%not a server', handles), null);
-  assert.equal(await parse('unknownhandle', handles), null);
+  assert.equal(await parse('unknown handle', handles), null);
+  assert.deepEqual(await parse('matrix.org', handles), { kind: 'server', id: 'matrix.org' });
+  assert.equal(await format({ kind: 'server', id: 'matrix.org' }, handles), 'matrix.org');
 });
 
 test('room ids and historical user ids go through handles, never into the JID', async () => {

@@ -5,6 +5,7 @@
 //   bob%matrix.org     the user @bob:matrix.org              (kind contact, id "@bob:matrix.org")
 //   2aciivugdx         a store handle: a room id (!AbC:matrix.org) or a user
 //                      id that a JID cannot carry faithfully (capital letters)
+//   matrix.org         a homeserver (kind server): its public room directory
 //
 // Decisions:
 // - Room ids are case-sensitive and never appear in a JID: a room reached
@@ -70,7 +71,9 @@ export const matrixAddressCodec: AddressCodec = {
       const roomId = await handles.roomForHandle(localpart);
       if (roomId) return roomAddress(roomId);
       const userId = await handles.contactForHandle(localpart);
-      return userId ? contactAddress(userId) : null;
+      if (userId) return contactAddress(userId);
+      // A homeserver (its public room directory): never a handle, which the store would have known.
+      return isServerName(localpart) ? { kind: 'server', id: localpart.toLowerCase() } : null;
     }
     const name = localpart.slice(0, percent);
     const server = localpart.slice(percent + 1);

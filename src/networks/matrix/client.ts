@@ -298,6 +298,16 @@ export class MatrixApi {
     await this.request(Method.Post, path, 'sending a read receipt', { body: {} });
   }
 
+  publicRooms(options: { server?: string; limit: number; since?: string }): Promise<{
+    chunk: Array<{ room_id: string; name?: string; topic?: string; canonical_alias?: string; num_joined_members: number }>;
+    next_batch?: string;
+    total_room_count_estimate?: number;
+  }> {
+    return this.request(Method.Get, '/publicRooms', 'listing the public rooms', {
+      query: { limit: String(options.limit), ...(options.server ? { server: options.server } : {}), ...(options.since ? { since: options.since } : {}) },
+    });
+  }
+
   profile(userId: string): Promise<{ displayname?: string; avatar_url?: string }> {
     return this.request(Method.Get, `/profile/${encodeURIComponent(userId)}`, `reading the profile of ${userId}`);
   }

@@ -43,6 +43,7 @@ const CAPABILITIES: readonly Capability[] = [
   'displayed-markers',
   'history',
   'attachments',
+  'room-list',
 ];
 
 async function fetchJson(url: string): Promise<Record<string, unknown> | null> {

@@ -37,8 +37,9 @@ import type {
   NetworkContext,
   NetworkSession,
   RoomInfo,
+  RoomListing,
 } from '../types.js';
-import { contactAddress, roomAddress } from './addresses.js';
+import { contactAddress, roomAddress, splitMatrixId } from './addresses.js';
 import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type RawEvent, type SyncResponse } from './client.js';
 import { contentFor, correctionFor, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
 import { fetchFile, mayFetch, msgtypeFor } from './media.js';
@@ -471,6 +472,25 @@ export class MatrixSession implements NetworkSession {
   async history(conversation: NetworkAddress, query: HistoryQuery): Promise<Array<{ nick: string; message: IncomingMessage }>> {
     const roomId = await this.targetRoom(conversation);
     return this.call('reading the history', () => this.recentHistory(roomId, this.view(roomId), query.limit));
+  }
+
+  /** The public room directory of the user's homeserver, or of another server through it. */
+  async listRooms(server: NetworkAddress | null, page: { limit: number; after?: string }): Promise<RoomListing> {
+    const own = splitMatrixId(this.userId)?.server;
+    const name = server && server.id !== own ? server.id : undefined;
+    const answer = await this.call('listing the public rooms', () =>
+      this.api.publicRooms({ limit: page.limit, ...(name ? { server: name } : {}), ...(page.after ? { since: page.after } : {}) }),
+    );
+    return {
+      items: answer.chunk.map((room) => ({
+        address: roomAddress(room.canonical_alias ?? room.room_id),
+        ...(room.name ? { name: room.name } : {}),
+        occupants: room.num_joined_members,
+        ...(room.topic ? { topic: room.topic } : {}),
+      })),
+      ...(answer.next_batch ? { next: answer.next_batch } : {}),
+      ...(answer.total_room_count_estimate !== undefined ? { total: answer.total_room_count_estimate } : {}),
+    };
   }
 
   async roomInfo(room: NetworkAddress): Promise<RoomInfo> {
