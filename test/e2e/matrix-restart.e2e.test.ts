@@ -109,6 +109,11 @@ for (const [kind, start] of SERVERS) {
       const bodies = alice.pending().filter((s) => s.is('message') && bareOf(s.attrs.from) === samJid).map((s) => s.getChildText('body'));
       assert.ok(!bodies.includes('before the restart'), `repeated: ${bodies.join(', ')}`);
       assert.ok(!bodies.includes('while ponte was down'), `twice: ${bodies.join(', ')}`);
+      // Writing to Sam after the restart reuses the direct chat (m.direct), no new room.
+      const rooms = hs.rooms.size;
+      await alice.send(xml('message', { to: samJid, type: 'chat' }, xml('body', {}, 'still the same room')));
+      await hs.waitForEvent(dm, (e) => e.sender === me && e.content.body === 'still the same room', 10_000, 'the answer in the same direct chat');
+      assert.equal(hs.rooms.size, rooms);
       // The login was reused: no second password login happened.
       assert.equal(hs.logins.filter((l) => (l.identifier as { user?: string }).user === `rita${tag}`).length, 1);
     });

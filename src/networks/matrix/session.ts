@@ -219,7 +219,7 @@ export class MatrixSession implements NetworkSession {
       this.xmppRooms.delete(roomId);
     }
     for (const [roomId, room] of Object.entries(response.rooms?.invite ?? {})) {
-      void this.invited(roomId, room.invite_state?.events ?? [], catchUp);
+      void this.invited(roomId, room.invite_state?.events ?? []);
     }
     // A new login: the rooms the user is already in on Matrix are offered as invitations, once.
     if (catchUp) {
@@ -244,7 +244,7 @@ export class MatrixSession implements NetworkSession {
     this.sink.contactPresence(contact, 'available');
   }
 
-  private async invited(roomId: string, state: Array<Omit<RawEvent, 'event_id' | 'origin_server_ts'>>, catchUp: boolean): Promise<void> {
+  private async invited(roomId: string, state: Array<Omit<RawEvent, 'event_id' | 'origin_server_ts'>>): Promise<void> {
     const own = state.find((e) => e.type === 'm.room.member' && e.state_key === this.userId);
     const inviter = own?.sender;
     const alias = state.find((e) => e.type === 'm.room.canonical_alias')?.content.alias;
@@ -259,7 +259,6 @@ export class MatrixSession implements NetworkSession {
       }
       return;
     }
-    if (catchUp && this.announced.has(roomId)) return;
     const address = typeof alias === 'string' ? roomAddress(alias) : roomAddress(roomId);
     const reason = typeof own?.content.reason === 'string' ? own.content.reason : undefined;
     this.sink.invited(address, inviter ? contactAddress(inviter) : undefined, reason);
@@ -287,7 +286,15 @@ export class MatrixSession implements NetworkSession {
 
   private async directRoom(userId: string): Promise<string> {
     for (const roomId of this.direct[userId] ?? []) {
-      if (this.views.get(roomId)?.members.get(this.userId)?.membership === 'join') return roomId;
+      const known = this.views.get(roomId)?.members.get(this.userId)?.membership;
+      if (known === 'join') return roomId;
+      if (known !== undefined) continue;
+      // Not seen since this session started (after a restart the sync resumes without old state): ask.
+      const member = await this.api.getState<{ membership?: string }>(roomId, 'm.room.member', this.userId).catch(() => null);
+      if (member) {
+        this.view(roomId).applyState({ type: 'm.room.member', state_key: this.userId, content: member, sender: this.userId, event_id: '', origin_server_ts: Date.now() });
+        if (member.membership === 'join') return roomId;
+      }
     }
     try {
       const roomId = await this.api.createRoom({ preset: 'trusted_private_chat', is_direct: true, invite: [userId] });
