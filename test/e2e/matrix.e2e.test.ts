@@ -205,6 +205,19 @@ for (const [kind, start] of SERVERS) {
       assert.deepEqual(Buffer.from(await response.arrayBuffer()), png);
     });
 
+    test("a Matrix user's vCard has their display name and avatar (fetched through authenticated media)", async () => {
+      const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001', 'hex');
+      hs.as(bob).setAvatar(hs.as(bob).upload(png, 'image/png', 'bob.png'));
+      const before = hs.requests.length;
+      const reply = await alice.iq(xml('iq', { type: 'get', to: userJid(`bob${tag}`) }, xml('vCard', { xmlns: 'vcard-temp' })));
+      const vcard = reply.getChild('vCard', 'vcard-temp')!;
+      assert.equal(vcard.getChildText('FN'), 'Bob');
+      const photo = vcard.getChild('PHOTO')!;
+      assert.equal(photo.getChildText('TYPE'), 'image/png');
+      assert.deepEqual(Buffer.from(photo.getChildText('BINVAL')!.replace(/\s+/g, ''), 'base64'), png);
+      assert.ok(hs.requests.slice(before).some((r) => r.startsWith('GET /_matrix/client/v1/media/download/')), 'the authenticated media path');
+    });
+
     test('files from XMPP on a listed host are uploaded to Matrix; other URLs stay links', async () => {
       const roomId = hs.as(bob).createRoom({ alias: `files${tag}` });
       const room = roomJid(`files${tag}`);

@@ -1059,6 +1059,10 @@ export class Actor {
     }
   }
 
+  setAvatar(mxc: string): void {
+    this.hs.users.get(this.userId)!.avatar_url = mxc;
+  }
+
   typing(roomId: string, typing: boolean): void {
     this.hs.setTyping(roomId, this.userId, typing);
   }

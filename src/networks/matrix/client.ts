@@ -350,6 +350,32 @@ export class MatrixApi {
     }
   }
 
+  /**
+   * Downloads media for ponte itself (avatars for vCards): the authenticated
+   * /_matrix/client/v1/media (spec v1.11) with the user's token, falling back
+   * to /_matrix/media/v3 on servers that do not know it. Null if it is not
+   * there or larger than maxBytes.
+   */
+  async download(mxc: string, maxBytes: number, accessToken: string): Promise<{ data: Buffer; type: string } | null> {
+    const m = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/.exec(mxc);
+    if (!m) return null;
+    const tail = `download/${encodeURIComponent(m[1]!)}/${m[2]}`;
+    for (const url of [`${this.baseUrl}/_matrix/client/v1/media/${tail}`, `${this.baseUrl}/_matrix/media/v3/${tail}`]) {
+      const response = await fetch(url, { headers: { Authorization: `Bearer ${accessToken}` }, signal: AbortSignal.timeout(30_000) }).catch(() => null);
+      if (!response) return null;
+      if (response.status === 404 || response.status === 405 || response.status === 400) {
+        const body = (await response.json().catch(() => ({}))) as { errcode?: string };
+        if (body.errcode === 'M_UNRECOGNIZED') continue; // the server has no authenticated media
+        return null;
+      }
+      if (!response.ok) return null;
+      const data = Buffer.from(await response.arrayBuffer());
+      if (data.length > maxBytes) return null;
+      return { data, type: response.headers.get('content-type')?.split(';')[0]?.trim() ?? 'application/octet-stream' };
+    }
+    return null;
+  }
+
   stop(): void {
     this.client.stopClient();
   }

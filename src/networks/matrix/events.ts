@@ -47,6 +47,7 @@ export class RoomView {
   topic: { text: string; by?: string; at?: Date } | undefined;
   name: string | undefined;
   canonicalAlias: string | undefined;
+  avatarUrl: string | undefined;
   encrypted = false;
   /** target event -> sender -> emoji -> reaction event id */
   private readonly reactions = new Map<string, Map<string, Map<string, string>>>();
@@ -134,6 +135,9 @@ export class RoomView {
         break;
       case 'm.room.name':
         this.name = typeof content.name === 'string' ? content.name : undefined;
+        break;
+      case 'm.room.avatar':
+        this.avatarUrl = typeof content.url === 'string' ? content.url : undefined;
         break;
       case 'm.room.canonical_alias':
         this.canonicalAlias = typeof content.alias === 'string' ? content.alias : undefined;

@@ -44,6 +44,7 @@ const CAPABILITIES: readonly Capability[] = [
   'history',
   'attachments',
   'room-list',
+  'avatars',
 ];
 
 async function fetchJson(url: string): Promise<Record<string, unknown> | null> {

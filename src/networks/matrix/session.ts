@@ -47,6 +47,8 @@ import { txnIdFor } from './txn.js';
 
 /** Long-poll time of /sync. */
 export const SYNC_TIMEOUT_MS = 30_000;
+/** The largest avatar put into a vCard. */
+export const AVATAR_MAX_BYTES = 1024 * 1024;
 /** Messages fetched from /messages when a room is joined. */
 export const JOIN_HISTORY = 20;
 const FILTER = JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { limit: 50 } } });
@@ -504,16 +506,28 @@ export class MatrixSession implements NetworkSession {
     const roomId = [...this.xmppRooms].find(([, known]) => known.id === room.id)?.[0];
     const view = roomId ? this.views.get(roomId) : undefined;
     if (!view) return {};
+    const avatar = view.avatarUrl ? await this.avatar(view.avatarUrl) : null;
     return {
       ...(view.name ? { name: view.name } : {}),
       ...(view.topic ? { subject: view.topic.text } : {}),
       occupants: view.joinedOthers().length + 1,
+      ...(avatar ? { avatar } : {}),
     };
   }
 
   async contactInfo(contact: NetworkAddress): Promise<ContactInfo> {
     const profile = await this.call(`reading the profile of ${contact.id}`, () => this.api.profile(contact.id));
-    return { ...(profile.displayname ? { name: profile.displayname, nick: profile.displayname } : {}), url: `https://matrix.to/#/${contact.id}` };
+    const avatar = profile.avatar_url ? await this.avatar(profile.avatar_url) : null;
+    return {
+      ...(profile.displayname ? { name: profile.displayname, nick: profile.displayname } : {}),
+      url: `https://matrix.to/#/${contact.id}`,
+      ...(avatar ? { avatar } : {}),
+    };
+  }
+
+  /** An avatar image for a vCard (at most AVATAR_MAX_BYTES; none if it cannot be had). */
+  private avatar(mxc: string): Promise<{ data: Buffer; type: string } | null> {
+    return this.api.download(mxc, AVATAR_MAX_BYTES, this.options.credentials.accessToken).catch(() => null);
   }
 
   async close(_reason: string): Promise<void> {
