@@ -356,6 +356,23 @@ for (const [kind, start] of SERVERS) {
       assert.equal(threaded.getChild('reply', REPLY)?.attrs.id, rootStanza.getChild('stanza-id', SID)!.attrs.id);
     });
 
+    test('kicked or banned on Matrix: the user is out of the room with the reason (XEP-0045 307/301)', async () => {
+      const bobActor = hs.as(bob);
+      const roomId = bobActor.createRoom({ alias: `out${tag}` });
+      const room = roomJid(`out${tag}`);
+      await joinRoom(alice, room, 'a');
+      bobActor.kick(roomId, me, 'behave');
+      const kicked = await alice.waitFor((s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === `${room}/Alice ${tag}`, 10_000);
+      assert.ok(codes(kicked).includes(307), kicked.toString());
+      assert.ok(codes(kicked).includes(110), kicked.toString());
+      await joinRoom(alice, room, 'a');
+      bobActor.setState(roomId, 'm.room.member', { membership: 'ban', reason: 'enough' }, me);
+      const banned = await alice.waitFor((s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === `${room}/Alice ${tag}`, 10_000);
+      assert.ok(codes(banned).includes(301), banned.toString());
+      const again = await joinRoom(alice, room, 'a');
+      assert.equal(errorOf(again.at(-1)!).condition, 'forbidden');
+    });
+
     test("the homeserver's public rooms are listed in disco#items of its JID", async () => {
       hs.as(bob).createRoom({ alias: `listed${tag}`, name: `Listed ${tag}` });
       const hidden = hs.as(bob).createRoom({ alias: `hidden${tag}`, public: false });
