@@ -189,6 +189,18 @@ for (const [kind, start] of SERVERS) {
       assert.equal(duplicates.length, 0, 'the own message is shown once');
     });
 
+    test('joining shows the recent history from /messages, with its original time', async () => {
+      const bobActor = hs.as(bob);
+      const roomId = bobActor.createRoom({ alias: `history${tag}` });
+      bobActor.say(roomId, 'said before 1');
+      bobActor.say(roomId, 'said before 2');
+      const sequence = await joinRoom(alice, roomJid(`history${tag}`), 'a');
+      const history = sequence.filter((s) => s.is('message') && s.getChild('body') !== undefined);
+      assert.deepEqual(history.map((s) => s.getChildText('body')), ['said before 1', 'said before 2']);
+      assert.ok(history.every((s) => s.attrs.from === `${roomJid(`history${tag}`)}/Bob` && s.getChild('delay', 'urn:xmpp:delay') !== undefined), history.map(String).join('\n'));
+      assert.ok(hs.requests.some((r) => r === `GET /_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`));
+    });
+
     test('Matrix media reach the XMPP user as a URL they can open (XEP-0066)', async () => {
       const bobActor = hs.as(bob);
       const roomId = bobActor.createRoom({ alias: `media${tag}` });
