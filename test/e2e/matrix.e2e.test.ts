@@ -189,7 +189,7 @@ for (const [kind, start] of SERVERS) {
       assert.equal(duplicates.length, 0, 'the own message is shown once');
     });
 
-    test('joining shows the recent history from /messages, with its original time', async () => {
+    test('joining shows the recent history from /messages, with its original time; leaving leaves on Matrix', async () => {
       const bobActor = hs.as(bob);
       const roomId = bobActor.createRoom({ alias: `history${tag}` });
       bobActor.say(roomId, 'said before 1');
@@ -199,6 +199,9 @@ for (const [kind, start] of SERVERS) {
       assert.deepEqual(history.map((s) => s.getChildText('body')), ['said before 1', 'said before 2']);
       assert.ok(history.every((s) => s.attrs.from === `${roomJid(`history${tag}`)}/Bob` && s.getChild('delay', 'urn:xmpp:delay') !== undefined), history.map(String).join('\n'));
       assert.ok(hs.requests.some((r) => r === `GET /_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`));
+      // Leaving from XMPP leaves on Matrix.
+      await alice.send(xml('presence', { to: `${roomJid(`history${tag}`)}/Alice ${tag}`, type: 'unavailable' }));
+      await eventually(() => hs.membership(roomId, me) === 'leave', 'alice left on Matrix');
     });
 
     test('Matrix media reach the XMPP user as a URL they can open (XEP-0066)', async () => {
