@@ -91,7 +91,20 @@ export const configSchema = z.strictObject({
             .default('_'),
         }),
       ),
-      matrix: section(network('matrix.localhost')),
+      matrix: section(
+        network('matrix.localhost').extend({
+          /**
+           * Hosts whose file URLs (XEP-0363 uploads, XEP-0066 links) ponte may
+           * fetch to move the file into the Matrix media repository, e.g. the
+           * XMPP server's upload service. Other URLs stay links in the text:
+           * ponte never fetches arbitrary URLs for users (no request forgery
+           * towards its own network).
+           */
+          mediaHosts: z
+            .array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with a port, e.g. upload.example.org'))
+            .default([]),
+        }),
+      ),
     }),
   ),
   store: section(

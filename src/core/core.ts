@@ -53,7 +53,27 @@ export class Core {
   }
 
   context(gateway: GatewayDomain): NetworkContext {
-    return { handles: this.handles(gateway.name), log: this.log.child({ network: gateway.name }) };
+    return {
+      handles: this.handles(gateway.name),
+      log: this.log.child({ network: gateway.name }),
+      updateAccount: (userJid, accountKey, update) => this.updateAccount(gateway.name, userJid, accountKey, update),
+    };
+  }
+
+  private async updateAccount(
+    network: string,
+    userJid: string,
+    accountKey: string,
+    update: { credentials?: Record<string, unknown>; settings?: Record<string, unknown> },
+  ): Promise<boolean> {
+    const user = await this.store.users.find(bareJid(userJid));
+    if (!user) return false;
+    const account = await this.store.accounts.get(user.id, network, accountKey);
+    if (!account) return false;
+    const settings = update.settings ? { ...account.settings, ...update.settings } : undefined;
+    if (update.credentials) await this.store.accounts.upsert(user.id, network, accountKey, update.credentials, settings);
+    else if (settings) await this.store.accounts.updateSettings(user.id, network, accountKey, settings);
+    return true;
   }
 
   private static key(network: string, userJid: string): string {

@@ -3,12 +3,12 @@
 // src/networks/ and one line here.
 import type { Config } from '../config/schema.js';
 import { createIrcNetwork } from './irc/index.js';
-import { matrixNetwork } from './matrix/index.js';
+import { createMatrixNetwork } from './matrix/index.js';
 import type { Network } from './types.js';
 
 export const NETWORKS = {
   irc: (config: Config) => createIrcNetwork(config.networks.irc),
-  matrix: (_config: Config) => matrixNetwork,
+  matrix: (config: Config) => createMatrixNetwork(config.networks.matrix),
 } as const satisfies Record<string, (config: Config) => Network>;
 
 export type NetworkName = keyof typeof NETWORKS;

@@ -150,6 +150,13 @@ export interface AccountInfo {
 export interface NetworkContext {
   handles: HandleStore;
   log: import('../log.js').Logger;
+  /**
+   * Updates what the store keeps for one of a user's accounts (a sync
+   * position, a refreshed access token): credentials replace the sealed
+   * ones, settings are merged into the stored ones. False if the user has no
+   * such account (any more).
+   */
+  updateAccount?(userJid: string, accountKey: string, update: { credentials?: Record<string, unknown>; settings?: Record<string, unknown> }): Promise<boolean>;
 }
 
 /** What happens on the network, pushed into the core. Room and contact are NetworkAddresses. */

@@ -1,0 +1,101 @@
+// The homeserver stand-in answers as the Client-Server spec says: shapes,
+// error codes, since tokens, transaction-id idempotency, both media paths.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Homeserver, MatrixHttpError, startHomeserver } from './homeserver.js';
+
+let hs: Homeserver;
+before(async () => {
+  hs = await startHomeserver();
+  hs.registerUser('alice', 'alice-pw', 'Alice');
+  hs.registerUser('bob', 'bob-pw', 'Bob');
+});
+after(async () => {
+  await hs.stop();
+});
+
+async function call(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${hs.url}${path}`, {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+const login = async (user: string, password: string) =>
+  call('POST', '/_matrix/client/v3/login', undefined, { type: 'm.login.password', identifier: { type: 'm.id.user', user }, password, initial_device_display_name: 'test' });
+
+describe('homeserver stand-in', () => {
+  test('discovery, versions, login and whoami', async () => {
+    assert.equal((await call('GET', '/.well-known/matrix/client')).json['m.homeserver'] !== undefined, true);
+    assert.ok(((await call('GET', '/_matrix/client/versions')).json.versions as string[]).includes('v1.13'));
+    const wrong = await login('alice', 'nope');
+    assert.equal(wrong.status, 403);
+    assert.equal(wrong.json.errcode, 'M_FORBIDDEN');
+    const ok = await login('alice', 'alice-pw');
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.user_id, '@alice:localhost');
+    const whoami = await call('GET', '/_matrix/client/v3/account/whoami', ok.json.access_token as string);
+    assert.equal(whoami.json.user_id, '@alice:localhost');
+    assert.equal(whoami.json.device_id, ok.json.device_id);
+    const missing = await call('GET', '/_matrix/client/v3/account/whoami');
+    assert.equal(missing.json.errcode, 'M_MISSING_TOKEN');
+    const unknown = await call('GET', '/_matrix/client/v3/account/whoami', 'syt_nothing');
+    assert.deepEqual([unknown.status, unknown.json.errcode, unknown.json.soft_logout], [401, 'M_UNKNOWN_TOKEN', false]);
+  });
+
+  test('sync with since tokens; send is idempotent per transaction id; redaction strips content', async () => {
+    const token = (await login('alice', 'alice-pw')).json.access_token as string;
+    const roomId = hs.as('@bob:localhost').createRoom({ alias: 'sync', name: 'Sync' });
+    const joined = await call('POST', `/_matrix/client/v3/join/${encodeURIComponent('#sync:localhost')}`, token, {});
+    assert.equal(joined.json.room_id, roomId);
+    const first = await call('GET', '/_matrix/client/v3/sync?timeout=0', token);
+    const room = (first.json.rooms as { join: Record<string, { state: { events: Array<{ type: string }> } }> }).join[roomId]!;
+    assert.ok(room, 'the joined room is in the initial sync');
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/txn1`;
+    const sent = await call('PUT', path, token, { msgtype: 'm.text', body: 'hi' });
+    const again = await call('PUT', path, token, { msgtype: 'm.text', body: 'hi' });
+    assert.equal(sent.json.event_id, again.json.event_id);
+    assert.equal(hs.eventsOf(roomId, 'm.room.message').length, 1);
+    const next = await call('GET', `/_matrix/client/v3/sync?timeout=1000&since=${first.json.next_batch as string}`, token);
+    const timeline = (next.json.rooms as { join: Record<string, { timeline: { events: Array<{ event_id: string; unsigned: { transaction_id?: string } }> } }> }).join[roomId]!.timeline.events;
+    assert.deepEqual(timeline.map((e) => [e.event_id, e.unsigned.transaction_id]), [[sent.json.event_id, 'txn1']]);
+    const redacted = await call('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/redact/${encodeURIComponent(sent.json.event_id as string)}/r1`, token, {});
+    assert.equal(redacted.status, 200);
+    assert.deepEqual(hs.eventsOf(roomId, 'm.room.message')[0]!.content, {});
+    const notMember = await call('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(hs.as('@bob:localhost').createRoom({ public: false }))}/send/m.room.message/t2`, token, { body: 'x' });
+    assert.deepEqual([notMember.status, notMember.json.errcode], [403, 'M_FORBIDDEN']);
+    const noAlias = await call('POST', `/_matrix/client/v3/join/${encodeURIComponent('#none:localhost')}`, token, {});
+    assert.deepEqual([noAlias.status, noAlias.json.errcode], [404, 'M_NOT_FOUND']);
+  });
+
+  test('rate limits carry retry_after_ms; expired tokens say soft_logout', async () => {
+    const token = (await login('bob', 'bob-pw')).json.access_token as string;
+    hs.failNext({ path: /\/account\/whoami$/ }, new MatrixHttpError(429, 'M_LIMIT_EXCEEDED', 'Too many requests', { retry_after_ms: 1500 }));
+    const limited = await call('GET', '/_matrix/client/v3/account/whoami', token);
+    assert.deepEqual([limited.status, limited.json.errcode, limited.json.retry_after_ms], [429, 'M_LIMIT_EXCEEDED', 1500]);
+    assert.equal((await call('GET', '/_matrix/client/v3/account/whoami', token)).status, 200);
+    hs.expireTokens('@bob:localhost', true);
+    const expired = await call('GET', '/_matrix/client/v3/account/whoami', token);
+    assert.deepEqual([expired.status, expired.json.errcode, expired.json.soft_logout], [401, 'M_UNKNOWN_TOKEN', true]);
+  });
+
+  test('media: upload on v3, download on v1 (authenticated) and v3', async () => {
+    const token = (await login('alice', 'alice-pw')).json.access_token as string;
+    const upload = await fetch(`${hs.url}/_matrix/media/v3/upload?filename=a.txt`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/plain' },
+      body: 'hello media',
+    });
+    const uri = ((await upload.json()) as { content_uri: string }).content_uri;
+    const [, server, id] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(uri)!;
+    const v1 = await fetch(`${hs.url}/_matrix/client/v1/media/download/${server}/${id}`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(await v1.text(), 'hello media');
+    assert.equal(v1.headers.get('content-type'), 'text/plain');
+    const v1NoAuth = await fetch(`${hs.url}/_matrix/client/v1/media/download/${server}/${id}`);
+    assert.equal(v1NoAuth.status, 401);
+    const v3 = await fetch(`${hs.url}/_matrix/media/v3/download/${server}/${id}`);
+    assert.equal(await v3.text(), 'hello media');
+  });
+});
