@@ -18,8 +18,10 @@ import { GatewayError, type ErrorCondition } from '../../core/errors.js';
 import type { IncomingMessage } from '../../core/message.js';
 import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, NetworkAddress, Participant, Role, Subject } from '../types.js';
-import { contactAddress, ircLower, roomAddress, type ServerEndpoint } from './addresses.js';
+import { contactAddress, ircLower, roomAddress } from './addresses.js';
+import { afterRegistration, clientOptions, watchConnection } from './auth.js';
 import { ircToStyling, stylingToIrc } from './format.js';
+import type { ConnectionProfile } from './settings.js';
 import { lineBudget, splitMessage } from './split.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- irc-framework events carry untyped payloads
@@ -109,7 +111,7 @@ export class IrcConnection {
 
   constructor(
     readonly server: string,
-    readonly endpoint: ServerEndpoint,
+    readonly endpoint: ConnectionProfile,
     requestedNick: string,
     private readonly sink: EventSink,
     private readonly log: Logger,
@@ -153,8 +155,10 @@ export class IrcConnection {
         clearTimeout(timer);
         this.registered = true;
         this.nick = event.nick;
-        this.sink.connectionState('online', `connected to ${this.where} as ${this.nick}`);
-        resolve();
+        void afterRegistration(this.client, this.endpoint, this.log).then(() => {
+          this.sink.connectionState('online', `connected to ${this.where} as ${this.nick}`);
+          resolve();
+        });
       });
       this.client.on('nick in use', (event: { nick: string }) => {
         if (this.registered) return;
@@ -180,19 +184,8 @@ export class IrcConnection {
         this.shutdown();
       });
       this.sink.connectionState('connecting', `connecting to ${this.where}`);
-      this.client.connect({
-        host: this.endpoint.host,
-        port: this.endpoint.port,
-        tls: this.endpoint.tls,
-        rejectUnauthorized: true,
-        nick: this.nick,
-        username: usernameFor(this.nick),
-        gecos: this.nick,
-        encoding: 'utf8',
-        version: 'ponte',
-        auto_reconnect: false,
-        enable_chghost: true,
-      });
+      watchConnection(this.client, this.endpoint, (detail) => fail('not-authorized', detail));
+      this.client.connect(clientOptions(this.endpoint));
     });
     return this.readyPromise;
   }
@@ -549,11 +542,6 @@ function fromIrc(text: string): string {
 
 function oneLine(text: string): string {
   return text.replace(/[\r\n\0]+/g, ' ').trim();
-}
-
-/** A USER name the server accepts: letters and digits of the nick, at most 10. */
-function usernameFor(nick: string): string {
-  return nick.replace(/[^A-Za-z0-9]/g, '').slice(0, 10).toLowerCase() || 'ponte';
 }
 
 function describeSocketError(err: (Error & { code?: string }) | undefined, where: string): string {

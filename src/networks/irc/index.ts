@@ -2,13 +2,17 @@
 // channels as MUC rooms. Built from networks.irc in the config (the servers
 // and how to reach them, an optional fixed server).
 import type { Capability, Network } from '../types.js';
-import { ircAddressCodec, isNick, contactAddress, type IrcSettings } from './addresses.js';
+import { ircAddressCodec, isNick, contactAddress } from './addresses.js';
+import { createIrcRuntime } from './runtime.js';
 import { IrcSession } from './session.js';
+import { ircSettings } from './settings-commands.js';
+import type { IrcNetworkConfig } from './settings.js';
 
 /** Only what works end to end; more as it is built (issue 4). */
-const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick'];
+const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'room-list'];
 
-export function createIrcNetwork(settings: IrcSettings): Network {
+export function createIrcNetwork(settings: IrcNetworkConfig): Network {
+  const runtime = createIrcRuntime(settings);
   return {
     name: 'irc',
     identityType: 'irc',
@@ -20,9 +24,11 @@ export function createIrcNetwork(settings: IrcSettings): Network {
     async register() {
       return { accountKey: '', credentials: {} };
     },
-    async login(_account, sink, context) {
-      return new IrcSession(settings, sink, context.log);
+    async login(account, sink, context) {
+      runtime.log ??= context.log;
+      return new IrcSession(settings, sink, context.log, { jid: account.userJid, accounts: account.accounts, runtime });
     },
+    settings: ircSettings(settings),
     contactFromPrompt(prompt) {
       const text = prompt.trim();
       const percent = text.lastIndexOf('%');

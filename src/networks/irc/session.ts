@@ -12,34 +12,35 @@
 import { GatewayError } from '../../core/errors.js';
 import type { OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
-import type { EventSink, JoinedRoom, NetworkAddress, NetworkSession } from '../types.js';
-import { isNick, serverEndpoint, splitId, type IrcSettings } from './addresses.js';
+import type { EventSink, JoinedRoom, NetworkAddress, NetworkSession, RoomListing, StoredAccount } from '../types.js';
+import { isNick, splitId, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf } from './connection.js';
+import { ChannelListCache, runList } from './list.js';
+import { defaultNick, profileFor, storedChannelKey, type IrcUser } from './runtime.js';
 
 export class IrcSession implements NetworkSession {
   private readonly connections = new Map<string, IrcConnection>();
+
+  private readonly channelLists = new ChannelListCache();
 
   constructor(
     private readonly settings: IrcSettings,
     private readonly sink: EventSink,
     private readonly log: Logger,
+    private readonly user: IrcUser,
   ) {}
 
   async joinRoom(room: NetworkAddress, nick: string, options: { password?: string }): Promise<JoinedRoom> {
     if (room.kind !== 'room') throw new GatewayError('item-not-found', `${room.id} is not an IRC channel.`);
     const { name: channel, server } = splitId(room.id);
-    let connection = this.connections.get(server);
-    if (!connection) {
-      if (!isNick(nick)) throw new GatewayError('jid-malformed', `${nick} is not a valid IRC nickname (no spaces, and none of , ! @ * ? : . %).`);
-      connection = new IrcConnection(server, serverEndpoint(server, this.settings), nick, this.sink, this.log, (gone) => {
-        if (this.connections.get(server) === gone) this.connections.delete(server);
-      });
-      this.connections.set(server, connection);
+    if (!this.connections.has(server) && !isNick(nick)) {
+      throw new GatewayError('jid-malformed', `${nick} is not a valid IRC nickname (no spaces, and none of , ! @ * ? : . %).`);
     }
+    const connection = this.connectionTo(server, nick);
     await connection.connect();
     let joined;
     try {
-      joined = await connection.join(channel, options.password || undefined);
+      joined = await connection.join(channel, options.password || storedChannelKey(this.user, room.id));
     } catch (err) {
       if (connection.channels.size === 0) await connection.quit('join failed');
       throw err;
@@ -50,6 +51,41 @@ export class IrcSession implements NetworkSession {
       ...roleOf(joined.ownModes),
       ...(joined.subject ? { subject: joined.subject } : {}),
     };
+  }
+
+  /** The connection to `server`, made (not yet connected) with the user's settings if there is none. */
+  private connectionTo(server: string, nick: string): IrcConnection {
+    let connection = this.connections.get(server);
+    if (!connection) {
+      const profile = profileFor(this.user, server, nick);
+      connection = new IrcConnection(server, profile, profile.nick, this.sink, this.log, (gone) => {
+        if (this.connections.get(server) === gone) this.connections.delete(server);
+      });
+      this.connections.set(server, connection);
+    }
+    return connection;
+  }
+
+  async listRooms(server: NetworkAddress | null, page: { limit: number; after?: string }): Promise<RoomListing> {
+    const name = server?.kind === 'server' ? server.id : this.settings.fixedServer?.toLowerCase();
+    if (!name) throw new GatewayError('item-not-found', 'Name the IRC server whose channels to list (server@gateway).');
+    return this.channelLists.page(name, page.limit, page.after, async () => {
+      const connection = this.connectionTo(name, defaultNick(this.user.jid));
+      await connection.connect();
+      try {
+        return await runList(connection.client, name);
+      } finally {
+        // A connection opened only to list is not kept.
+        if (connection.channels.size === 0 && this.connections.get(name) === connection) {
+          this.connections.delete(name);
+          await connection.quit('channel list read');
+        }
+      }
+    });
+  }
+
+  accountsChanged(accounts: StoredAccount[]): void {
+    this.user.accounts = accounts;
   }
 
   async leaveRoom(room: NetworkAddress, reason?: string): Promise<void> {
