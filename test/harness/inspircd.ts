@@ -14,6 +14,11 @@ const SERVICES_NAME = 'services.localhost';
 export interface InspircdOptions {
   /** Link Atheme services (NickServ, ChanServ, SaslServ); default false. */
   services?: boolean;
+  /**
+   * Also listen on a TLS client port (IrcServer.passwordPort) whose users must
+   * send this server password (PASS); the other ports stay open to all.
+   */
+  serverPassword?: string;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -28,6 +33,8 @@ function inspircdConfig(v: {
   webircPassword: string;
   linkPassword: string;
   services: boolean;
+  passwordPort: number;
+  serverPassword: string | undefined;
 }): string {
   const services = v.services
     ? `
@@ -49,7 +56,11 @@ function inspircdConfig(v: {
 <dns server="127.0.0.1" timeout="1">
 <bind address="127.0.0.1" port="${v.port}" type="clients">
 <bind address="127.0.0.1" port="${v.tlsPort}" type="clients" sslprofile="Clients">
-<connect name="main" allow="*" timeout="60" pingfreq="300"
+${v.serverPassword ? `<bind address="127.0.0.1" port="${v.passwordPort}" type="clients" sslprofile="Clients">
+<connect name="password" port="${v.passwordPort}" allow="*" password="${v.serverPassword}" hash="plaintext" timeout="60" pingfreq="300"
+         hardsendq="10M" softsendq="1M" recvq="1M" threshold="1000000" commandrate="100000000" fakelag="no"
+         localmax="10000" globalmax="10000" limit="100000" maxchans="1000" resolvehostnames="no" useident="no">
+` : ''}<connect name="main" allow="*"${v.serverPassword ? ` port="${v.port},${v.tlsPort}"` : ''} timeout="60" pingfreq="300"
          hardsendq="10M" softsendq="1M" recvq="1M"
          threshold="1000000" commandrate="100000000" fakelag="no"
          localmax="10000" globalmax="10000" limit="100000" maxchans="1000"
@@ -117,6 +128,8 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
   let port = 0;
   let tlsPort = 0;
   let linkPort = 0;
+  let passwordPort = 0;
+  const serverPassword = opts.serverPassword;
   const webircPassword = randomBytes(8).toString('hex');
   const linkPassword = randomBytes(8).toString('hex');
   const { certPath, keyPath } = await makeSelfSignedCert(dir);
@@ -125,7 +138,7 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
   const writeConfig = () => {
     writeFileSync(
       configPath,
-      inspircdConfig({ dir, port, tlsPort, linkPort, certPath, keyPath, webircPassword, linkPassword, services }),
+      inspircdConfig({ dir, port, tlsPort, linkPort, certPath, keyPath, webircPassword, linkPassword, services, passwordPort, serverPassword }),
     );
     if (services) writeFileSync(athemeConfPath, athemeConfig({ linkPort, linkPassword }));
   };
@@ -173,8 +186,8 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
     }
   }
 
-  await onFreePorts(3, async (ports) => {
-    [port, tlsPort, linkPort] = ports as [number, number, number];
+  await onFreePorts(4, async (ports) => {
+    [port, tlsPort, linkPort, passwordPort] = ports as [number, number, number, number];
     writeConfig();
     await start();
   });
@@ -189,6 +202,7 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
     certPath,
     webircPassword,
     services,
+    ...(serverPassword ? { passwordPort } : {}),
     stop,
     async restart() {
       await stop();

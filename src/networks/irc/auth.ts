@@ -21,6 +21,7 @@
 //   secret: whoever guesses a JID can compute its hash.
 import { createHash } from 'node:crypto';
 import type { Client, IrcClientOptions } from 'irc-framework';
+import type { ErrorCondition } from '../../core/errors.js';
 import type { Logger } from '../../log.js';
 import type { ConnectionProfile } from './settings.js';
 import { PonteTransport, type TransportOptions } from './transport.js';
@@ -97,12 +98,19 @@ export function saslFailureText(event: { reason: string; message?: string }): st
 }
 
 /**
- * Watches one connection attempt: SASL failures fail it, and the socket is
- * known to identd while open.
+ * Watches one connection attempt: SASL failures and a refused server
+ * password fail it (registered before the connection's own handlers, so
+ * these conditions win), and the socket is known to identd while open.
  */
-export function watchConnection(client: Client, profile: ConnectionProfile, fail: (detail: string) => void): void {
+export function watchConnection(client: Client, profile: ConnectionProfile, fail: (condition: ErrorCondition, detail: string) => void): void {
   const identd = profile.identd;
-  client.on('sasl failed', (event: { reason: string; message?: string }) => fail(saslFailureText(event)));
+  client.on('sasl failed', (event: { reason: string; message?: string }) => fail('not-authorized', saslFailureText(event)));
+  let registered = false;
+  client.on('registered', () => (registered = true));
+  // A server that closes the link before 001 when we sent PASS refused the password (InspIRCd: "Access denied by configuration").
+  client.on('irc error', (event: { error: string; reason?: string }) => {
+    if (!registered && profile.password && event.error === 'irc') fail('not-authorized', `the server refused the connection, probably the server password${event.reason ? ` (${event.reason})` : ''}`);
+  });
   if (!identd) return;
   let forget: (() => void) | undefined;
   client.on('raw socket connected', (socket: import('node:net').Socket) => {

@@ -149,6 +149,7 @@ export class IrcConnection {
         this.shutdown();
         reject(new GatewayError(condition, `Cannot connect to ${this.server}: ${detail}.`));
       };
+      watchConnection(this.client, this.endpoint, fail);
       this.client.on('registered', (event: { nick: string }) => {
         if (settled) return;
         settled = true;
@@ -184,7 +185,6 @@ export class IrcConnection {
         this.shutdown();
       });
       this.sink.connectionState('connecting', `connecting to ${this.where}`);
-      watchConnection(this.client, this.endpoint, (detail) => fail('not-authorized', detail));
       this.client.connect(clientOptions(this.endpoint));
     });
     return this.readyPromise;
