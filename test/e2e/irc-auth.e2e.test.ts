@@ -3,18 +3,20 @@
 // certificate verified against networks.irc.caFile (and an untrusted
 // certificate refused, never a plain-text fallback), SASL PLAIN (and a wrong
 // password as a not-authorized join), NickServ IDENTIFY without SASL, the
-// server password (PASS), and WEBIRC with a stable host per user. All
+// server password (PASS), SASL EXTERNAL with a client certificate the user
+// stored, and WEBIRC with a stable host per user. All
 // settings are made with the ad-hoc "configure" command on the server JID.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { webircIdentity } from '../../src/networks/irc/auth.js';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
-import { connectIrc, registerAccount, startInspircd, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
+import { connectIrc, makeSelfSignedCert, registerAccount, startInspircd, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
 import { removeOnExit, tempDir } from '../harness/process.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
-import { configure, joinRoom, STANZAS } from './irc-settings-adhoc.js';
+import { configure, joinRoom, openSettings, STANZAS } from './irc-settings-adhoc.js';
 
 const IRC_DOMAIN = 'irc.localhost';
 const SERVER = '127.0.0.1';
@@ -34,7 +36,7 @@ let caFile: string;
 const SERVER_PASSWORD = 'open-sesame-pass';
 
 before(async () => {
-  [inspircd, ngircd] = await Promise.all([startInspircd({ services: true, serverPassword: SERVER_PASSWORD }), startNgircd()]);
+  [inspircd, ngircd] = await Promise.all([startInspircd({ services: true, serverPassword: SERVER_PASSWORD, clientCertificates: true }), startNgircd()]);
   // Trust InspIRCd's self-signed certificate only; ngircd's stays untrusted.
   const dir = tempDir('ponte-ca');
   removeOnExit(dir);
@@ -141,6 +143,35 @@ for (const [kind, start] of SERVERS) {
       assert.equal(joined.error, undefined, joined.error?.toString());
       await leave(alice, `#pass${tag}`, `alice${tag}`);
       await configure(alice, SERVER_JID, { port: '', password: '-' });
+    });
+
+    test('SASL EXTERNAL with a stored client certificate: its fingerprint is shown, NickServ CERT ADD takes it, the next connection logs in with it', async () => {
+      const nick = `ext${tag}`;
+      await registerAccount(inspircd, nick, 'ext-pw');
+      const dir = tempDir('ponte-client-cert');
+      removeOnExit(dir);
+      const { certPath, keyPath } = await makeSelfSignedCert(dir);
+      const pem = `${readFileSync(certPath, 'utf8')}${readFileSync(keyPath, 'utf8')}`.split('\n').filter((line) => line !== '');
+      await configure(alice, SERVER_JID, { nick, client_certificate: pem, nickserv_password: 'ext-pw', after_connect: ['PRIVMSG NickServ :CERT ADD'] });
+      const fingerprint = execFileSync('openssl', ['x509', '-in', certPath, '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' })
+        .split('=')[1]!.trim().replace(/:/g, '').toLowerCase();
+      const form = await openSettings(alice, SERVER_JID);
+      assert.deepEqual(form.values.get('client_certificate'), [], 'the certificate and key are not shown back');
+      assert.match(form.descs.get('client_certificate')!, new RegExp(fingerprint));
+
+      // First connection: NickServ IDENTIFY, then CERT ADD of the certificate this connection presented.
+      assert.equal((await joinRoom(alice, roomJid(`#ext${tag}`), 'whatever')).error, undefined);
+      const added = await alice.waitFor((s) => s.is('message') && (s.attrs.from ?? '').startsWith(`nickserv%${SERVER}@`) && /added/i.test(s.getChildText('body') ?? ''), 10_000);
+      assert.match(added.getChildText('body')!, new RegExp(fingerprint, 'i'));
+      await leave(alice, `#ext${tag}`, nick);
+
+      // Then SASL EXTERNAL alone: no password at all.
+      await configure(alice, SERVER_JID, { sasl_mechanism: 'EXTERNAL', nickserv_password: '-', after_connect: [] });
+      assert.equal((await joinRoom(alice, roomJid(`#ext${tag}`), 'whatever')).error, undefined);
+      const info = await whois(await watcher(), nick);
+      assert.equal(info.find((m) => m.command === '330')?.params[2], nick);
+      await leave(alice, `#ext${tag}`, nick);
+      await configure(alice, SERVER_JID, { sasl_mechanism: 'none', nick: '', client_certificate: '-' });
     });
 
     test('WEBIRC: the IRC server sees a stable host of each user, not the gateway\'s address', async () => {

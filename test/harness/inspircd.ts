@@ -19,6 +19,11 @@ export interface InspircdOptions {
    * send this server password (PASS); the other ports stay open to all.
    */
   serverPassword?: string;
+  /**
+   * Ask TLS clients for a certificate and tell services its fingerprint
+   * (m_sslinfo), with Atheme's SASL EXTERNAL and NickServ CERT; default false.
+   */
+  clientCertificates?: boolean;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -35,6 +40,7 @@ function inspircdConfig(v: {
   services: boolean;
   passwordPort: number;
   serverPassword: string | undefined;
+  clientCertificates: boolean;
 }): string {
   const services = v.services
     ? `
@@ -75,7 +81,7 @@ ${v.serverPassword ? `<bind address="127.0.0.1" port="${v.passwordPort}" type="c
 <module name="ircv3_msgid"><module name="ircv3_servertime"><module name="namesx"><module name="uhnames">
 <module name="monitor"><module name="setname"><module name="chghost"><module name="starttls">
 <module name="ssl_gnutls">
-<sslprofile name="Clients" provider="gnutls" certfile="${v.certPath}" keyfile="${v.keyPath}" hash="sha256" requestclientcert="no">
+<sslprofile name="Clients" provider="gnutls" certfile="${v.certPath}" keyfile="${v.keyPath}" hash="sha256" requestclientcert="${v.clientCertificates ? 'yes' : 'no'}">${v.clientCertificates ? '\n<module name="sslinfo">' : ''}
 <module name="cgiirc">
 <cgihost type="webirc" password="${v.webircPassword}" hash="plaintext" mask="*@127.0.0.1">
 <module name="chanhistory">
@@ -83,7 +89,8 @@ ${v.serverPassword ? `<bind address="127.0.0.1" port="${v.passwordPort}" type="c
 ${services}`;
 }
 
-function athemeConfig(v: { linkPort: number; linkPassword: string }): string {
+function athemeConfig(v: { linkPort: number; linkPassword: string; clientCertificates: boolean }): string {
+  const certificates = v.clientCertificates ? 'loadmodule "modules/saslserv/external";\nloadmodule "modules/nickserv/cert";\n' : '';
   return `loadmodule "modules/protocol/inspircd";
 loadmodule "modules/backend/opensex";
 loadmodule "modules/crypto/pbkdf2v2";
@@ -114,7 +121,7 @@ chanserv { nick = "ChanServ"; user = "ChanServ"; host = "${SERVICES_NAME}"; real
 saslserv { nick = "SaslServ"; user = "SaslServ"; host = "${SERVICES_NAME}"; real = "SASL Authentication Agent"; };
 general { flood_msgs = 0; flood_time = 10; ratelimit_uses = 1000; ratelimit_period = 1; commit_interval = 1;
   uplink_sendq_limit = 1048576; language = "en"; };
-`;
+${certificates}`;
 }
 
 export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServer> {
@@ -130,6 +137,7 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
   let linkPort = 0;
   let passwordPort = 0;
   const serverPassword = opts.serverPassword;
+  const clientCertificates = opts.clientCertificates ?? false;
   const webircPassword = randomBytes(8).toString('hex');
   const linkPassword = randomBytes(8).toString('hex');
   const { certPath, keyPath } = await makeSelfSignedCert(dir);
@@ -138,9 +146,9 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
   const writeConfig = () => {
     writeFileSync(
       configPath,
-      inspircdConfig({ dir, port, tlsPort, linkPort, certPath, keyPath, webircPassword, linkPassword, services, passwordPort, serverPassword }),
+      inspircdConfig({ dir, port, tlsPort, linkPort, certPath, keyPath, webircPassword, linkPassword, services, passwordPort, serverPassword, clientCertificates }),
     );
-    if (services) writeFileSync(athemeConfPath, athemeConfig({ linkPort, linkPassword }));
+    if (services) writeFileSync(athemeConfPath, athemeConfig({ linkPort, linkPassword, clientCertificates }));
   };
 
   let ircd: ServerProcess | null = null;
