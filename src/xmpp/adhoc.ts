@@ -19,7 +19,12 @@
 //   cannot tell whose contacts they are.
 // - configure is the network's registration form with the current values
 //   (the contract has no separate settings form); saving re-checks them
-//   with the network, like registering again.
+//   with the network, like registering again. A network with `settings`
+//   (NetworkSettings) shows its gateway-scope form instead, and also gets
+//   "configure" on its server and room JIDs: stored in the user's account
+//   row the network names (secrets in the sealed credentials), then handed
+//   to an open session (accountsChanged). A command session only continues
+//   on the JID it started on.
 // - announce sends a message of type normal from the gateway domain to each
 //   user's bare JID: the users with a session on this network, or every
 //   user registered on it.

@@ -41,6 +41,9 @@
 //   fallback too, and never cause a network session.
 // - Occupant JIDs: a requester not in the room gets bad-request (XEP-0045
 //   §6.7); an occupant who is not there gets item-not-found.
+// - Server and room JIDs of a network with settings list their ad-hoc
+//   commands (adhoc.ts scopedCommandItems) in the node `commands` and answer
+//   disco#info on it and on each command node; they carry the commands feature.
 import { createHash } from 'node:crypto';
 import type { GatewayDomain } from '../core/core.js';
 import { GatewayError } from '../core/errors.js';
