@@ -4,13 +4,15 @@
 // ngircd: nick, user name, real name, after-connect commands, channel keys,
 // encodings (latin-1 fallback in, per-channel encoding out), the persistence
 // flag, secrets never shown back, bad values refused, settings surviving a
-// restart of ponte, and the identd answering for ponte's connection.
+// restart of ponte, and the identd answering for ponte's connection (the user
+// name set, else a stable per-user name).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { connectIrc, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
+import { identUsername } from '../../src/networks/irc/auth.js';
 import { startPonte } from '../harness/ponte.js';
 import { freePort } from '../harness/ports.js';
 import { removeOnExit, tempDir } from '../harness/process.js';
@@ -255,6 +257,9 @@ for (const [kind, start] of SERVERS) {
         const joined = await joinRoom(alice, roomJid(channel), 'whatever');
         assert.equal(joined.error, undefined, joined.error?.toString());
         await bob.waitFor((m) => m.command === 'JOIN' && prefixNick(m.prefix) === `dflt${tag}`, 10_000, 'JOIN with the default nick');
+        // Without a user name set, identd answers a stable name of the user (not the JID).
+        const answers = await Promise.all(connectionsTo(irc.port).map((local) => identQuery(identdPort, `${local} , ${irc.port}`)));
+        assert.deepEqual(answers.filter((a) => a.includes('USERID')).map((a) => a.split(' : ').at(-1)), [identUsername(alice.bareJid)]);
       } finally {
         await again.stop();
       }

@@ -38,6 +38,12 @@ export function webircIdentity(userJid: string, domain: string): { hostname: str
   return { hostname: `${label}.${domain}`, address: `${WEBIRC_PREFIX}:${groups.join(':')}` };
 }
 
+/** What identd answers for a user who set no user name: stable per user (as biboumi's identd), not the JID. */
+export function identUsername(userJid: string): string {
+  const digest = createHash('sha256').update(`ponte/irc/ident\0${userJid.toLowerCase()}`).digest();
+  return `x${base32(digest).slice(0, 9)}`;
+}
+
 function base32(bytes: Buffer): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
   let bits = 0;
@@ -115,7 +121,7 @@ export function watchConnection(client: Client, profile: ConnectionProfile, fail
   let forget: (() => void) | undefined;
   client.on('raw socket connected', (socket: import('node:net').Socket) => {
     forget?.();
-    forget = identd.register(socket, profile.username);
+    forget = identd.register(socket, profile.identUsername ?? profile.username);
   });
   client.on('socket close', () => {
     forget?.();

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../../log.js';
 import type { StoredAccount } from '../types.js';
-import { webircIdentity } from './auth.js';
+import { identUsername, webircIdentity } from './auth.js';
 import { Identd } from './identd.js';
 import { channelSettingsOf, connectionProfile, type ConnectionProfile, type IrcNetworkConfig } from './settings.js';
 
@@ -49,6 +49,7 @@ export function profileFor(user: IrcUser, server: string, requestedNick: string)
     ...(ca ? { ca } : {}),
     ...(identd ? { identd } : {}),
     webircIdentity: webircIdentity(user.jid, config.domain ?? 'irc.localhost'),
+    identUsername: identUsername(user.jid),
   });
 }
 

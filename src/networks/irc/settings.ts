@@ -163,6 +163,8 @@ export interface ConnectionProfile extends ServerEndpoint {
   persistent: boolean;
   /** Answers ident queries for this connection while it is open. */
   identd?: Identd;
+  /** What identd answers: the user name the user set, else a stable per-user name. */
+  identUsername?: string;
 }
 
 /** A USER name the server accepts: letters and digits of the nick, at most 10. */
@@ -194,6 +196,8 @@ export interface ProfileInput {
   /** The WEBIRC host and address for this user (auth.ts webircIdentity). */
   webircIdentity?: { hostname: string; address: string };
   identd?: Identd;
+  /** identd's answer when the user set no user name. */
+  identUsername?: string;
 }
 
 /** Everything a connection to `server` is made with, from the config and the user's stored settings. */
@@ -238,6 +242,8 @@ export function connectionProfile(input: ProfileInput): ConnectionProfile {
   if (secrets.nickservPassword) profile.nickservPassword = secrets.nickservPassword;
   if (input.ca) profile.ca = input.ca;
   if (input.identd) profile.identd = input.identd;
+  const chosenUsername = str(settings.username) ?? str(defaults.username);
+  if (chosenUsername ?? input.identUsername) profile.identUsername = chosenUsername ?? input.identUsername;
   const webircPassword = webircPasswordFor(config, server);
   if (webircPassword && input.webircIdentity) profile.webirc = { password: webircPassword, username: 'ponte', ...input.webircIdentity };
   if (settings.throttle && Number.isFinite(settings.throttle.burst) && Number.isFinite(settings.throttle.rate)) profile.throttle = settings.throttle;

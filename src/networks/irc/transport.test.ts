@@ -18,3 +18,10 @@ test('WEBIRC identity: stable per user, different between users, a valid IPv6 ad
   assert.match(a.address, /^fd70:6f6e:7465(:[0-9a-f]{1,4}){5}$/);
   assert.match(a.hostname, /^[a-z2-7]{16}\.irc\.example\.org$/);
 });
+
+test('identd name: stable per user, IRC-safe', async () => {
+  const { identUsername } = await import('./auth.js');
+  assert.equal(identUsername('Alice@example.org'), identUsername('alice@example.org'));
+  assert.notEqual(identUsername('alice@example.org'), identUsername('bob@example.org'));
+  assert.match(identUsername('alice@example.org'), /^x[a-z2-7]{9}$/);
+});
