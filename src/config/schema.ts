@@ -65,6 +65,20 @@ export const configSchema = z.strictObject({
             .default([]),
           /** The one IRC server this gateway serves: rooms are then `#chan@domain`, without `%server`. */
           fixedServer: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be an IRC server host name such as irc.libera.chat').optional(),
+          /** How often a lost IRC connection is tried again before its rooms are left (0: never). */
+          reconnectAttempts: z.number().int().min(0).max(1000).default(10),
+          /** Backoff between those attempts, in milliseconds: doubling from the first to the most, with jitter. */
+          reconnectInitialMs: z.number().int().min(10).default(2_000),
+          reconnectMaxMs: z.number().int().min(100).default(300_000),
+          /** Flood control per connection: a burst of this many lines (-1: no limit), then throttleLinesPerSecond. */
+          throttleBurst: z
+            .number()
+            .int()
+            .refine((n) => n === -1 || n >= 1, 'must be -1 (no limit) or at least 1')
+            .default(10),
+          throttleLinesPerSecond: z.number().positive().default(2),
+          /** Connections being opened to one IRC server at once (all users together): no reconnect storm after a restart. */
+          maxConnectingPerServer: z.number().int().min(1).default(5),
           /** A PEM file of CA certificates trusted for IRC TLS in addition to the system's (verification stays on). */
           caFile: z.string().min(1).optional(),
           /** Let users turn TLS off for any server in their settings (by default only for servers marked /plain). */

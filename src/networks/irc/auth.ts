@@ -111,11 +111,10 @@ export function saslFailureText(event: { reason: string; message?: string }): st
 export function watchConnection(client: Client, profile: ConnectionProfile, fail: (condition: ErrorCondition, detail: string) => void): void {
   const identd = profile.identd;
   client.on('sasl failed', (event: { reason: string; message?: string }) => fail('not-authorized', saslFailureText(event)));
-  let registered = false;
-  client.on('registered', () => (registered = true));
   // A server that closes the link before 001 when we sent PASS refused the password (InspIRCd: "Access denied by configuration").
+  // `fail` only acts on a registration in flight, so an ERROR later (a kill) is not taken for one.
   client.on('irc error', (event: { error: string; reason?: string }) => {
-    if (!registered && profile.password && event.error === 'irc') fail('not-authorized', `the server refused the connection, probably the server password${event.reason ? ` (${event.reason})` : ''}`);
+    if (profile.password && event.error === 'irc') fail('not-authorized', `the server refused the connection, probably the server password${event.reason ? ` (${event.reason})` : ''}`);
   });
   if (!identd) return;
   let forget: (() => void) | undefined;
@@ -137,9 +136,11 @@ export async function afterRegistration(client: Client, profile: ConnectionProfi
       function done() {
         clearTimeout(timer);
         client.removeListener('loggedin', done);
+        client.removeListener('socket close', done);
         resolve();
       }
       client.on('loggedin', done);
+      client.on('socket close', done);
     });
     client.raw('PRIVMSG', 'NickServ', `IDENTIFY ${profile.nickservPassword}`);
     await loggedIn;

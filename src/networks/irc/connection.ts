@@ -9,8 +9,18 @@
 // - Nick in use while registering: nick_, nick__, ... (5 tries), then failure.
 // - Roles from channel prefixes: q (~) owner, a (&) admin, o (@) and h (%)
 //   moderator, v (+) and none participant.
-// - No automatic reconnect yet: a lost connection ends the user's channels
-//   (roomLeft) and reports the state as failed.
+// - A connection lost after registration is re-established with backoff
+//   (reconnect.ts), through the per-server gate; the channels are rejoined
+//   with their keys and the difference in members shown as joins and leaves.
+//   The user stays in the rooms meanwhile (a "reconnecting" state, no
+//   unavailable presence). Only when every attempt failed are the rooms left
+//   (roomLeft) and the state "failed". The first connection is not retried:
+//   the join that opened it fails at once with the reason.
+// - Every line ponte writes goes through one SendQueue per connection, paced
+//   by a TokenBucket. While the connection is down, messages wait, in order;
+//   after the rejoin they are written exactly once, or bounced with
+//   remote-server-timeout when the reconnect finally fails (or the channel
+//   could not be rejoined). A line counts as sent once written to the socket.
 // - IRC has no message ids (without message-tags): every line gets a UUID.
 import { randomUUID } from 'node:crypto';
 import { Client } from 'irc-framework';
@@ -21,8 +31,25 @@ import type { Affiliation, EventSink, NetworkAddress, Participant, Role, Subject
 import { contactAddress, ircLower, roomAddress } from './addresses.js';
 import { afterRegistration, clientOptions, watchConnection } from './auth.js';
 import { ircToStyling, stylingToIrc } from './format.js';
+import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect.js';
 import type { ConnectionProfile } from './settings.js';
 import { lineBudget, splitMessage } from './split.js';
+import { SendQueue, TokenBucket } from './throttle.js';
+
+/** How connections to IRC servers behave: the same for every user (from networks.irc). */
+export interface ConnectionPolicy {
+  reconnect: BackoffOptions & { attempts: number };
+  throttle: { burst: number; linesPerSecond: number };
+  gate: ConnectGate;
+}
+
+/** A message (one or more lines) waiting to be written. */
+interface Outgoing {
+  line: string;
+  /** Lowercased channel the line goes to, if any: a channel not rejoined bounces it. */
+  channel?: string;
+  message: { remaining: number; settled: boolean; resolve(): void; reject(err: GatewayError): void };
+}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- irc-framework events carry untyped payloads
 type Listener = (...args: any[]) => void;
@@ -42,6 +69,8 @@ interface ChannelState {
   joined: boolean;
   /** Set by our own PART: its echo is not a forced leave. */
   leaving: boolean;
+  /** The key it was joined with, for rejoins. */
+  key?: string | undefined;
 }
 
 interface PendingJoin {
@@ -98,16 +127,35 @@ export function checkParam(value: string, what: string, middle: boolean): string
   return value;
 }
 
+type Phase = 'new' | 'connecting' | 'online' | 'reconnecting' | 'quitting' | 'closed';
+
+/** One registration attempt in flight. */
+interface Attempt {
+  resolve(): void;
+  reject(err: GatewayError): void;
+  release(): void;
+  timer: NodeJS.Timeout;
+  nickTries: number;
+}
+
 export class IrcConnection {
   readonly client: Client;
   readonly channels = new Map<string, ChannelState>();
   nick: string;
+  private readonly requestedNick: string;
   private readonly pendingJoins = new Map<string, PendingJoin>();
-  private readyPromise: Promise<void> | null = null;
-  private registered = false;
-  private closed = false;
+  private phase: Phase = 'new';
+  private firstConnect: Promise<void> | null = null;
+  private attempt: Attempt | null = null;
+  private socketLive = false;
+  private lastSocketError: (Error & { code?: string }) | undefined;
+  private readonly outbox: SendQueue<Outgoing>;
+  /** Lines accepted while the connection is down, in order. */
+  private held: Outgoing[] = [];
+  private wake: (() => void) | null = null;
   private closedPromise: Promise<void>;
   private markClosed!: () => void;
+  private socketClosed: Array<() => void> = [];
 
   constructor(
     readonly server: string,
@@ -115,79 +163,268 @@ export class IrcConnection {
     requestedNick: string,
     private readonly sink: EventSink,
     private readonly log: Logger,
+    private readonly policy: ConnectionPolicy,
     private readonly onGone: (connection: IrcConnection) => void,
   ) {
     this.nick = requestedNick;
+    this.requestedNick = requestedNick;
     this.client = new Client();
     this.closedPromise = new Promise((resolve) => {
       this.markClosed = resolve;
     });
+    // The user's own flood control for this server (settings), else the gateway's.
+    const throttle = endpoint.throttle ? { burst: endpoint.throttle.burst, linesPerSecond: endpoint.throttle.rate } : policy.throttle;
+    const bucket = new TokenBucket({ capacity: throttle.burst, refillPerSecond: throttle.linesPerSecond });
+    this.outbox = new SendQueue<Outgoing>(bucket, (item) => this.write(item), undefined, (err) =>
+      this.log.warn({ server: this.server, err: (err as Error).message }, 'IRC line not written'),
+    );
     this.listen();
+    // Before listenForRegistration: SASL and PASS refusals get their own condition.
+    watchConnection(this.client, endpoint, (condition, detail) => this.failAttempt(new GatewayError(condition, detail)));
+    this.listenForRegistration();
   }
 
   get where(): string {
     return `${this.endpoint.host}:${this.endpoint.port}${this.endpoint.tls ? ' (TLS)' : ' (plain text)'}`;
   }
 
+  /** Usable: connected, or connecting, or re-establishing (messages then wait). */
   get open(): boolean {
-    return !this.closed;
+    return this.phase !== 'closed' && this.phase !== 'quitting';
   }
 
-  /** Connects and registers (once; later callers share the attempt). */
+  get online(): boolean {
+    return this.phase === 'online';
+  }
+
+  /** Connects and registers (once; later callers share the attempt). Not retried: the caller hears why. */
   connect(): Promise<void> {
-    this.readyPromise ??= new Promise<void>((resolve, reject) => {
-      const baseNick = this.nick;
-      let attempts = 0;
-      let lastError: (Error & { code?: string }) | undefined;
-      let settled = false;
-      const timer = setTimeout(() => fail('remote-server-timeout', `no answer from ${this.where} within ${CONNECT_TIMEOUT_MS / 1000} s`), CONNECT_TIMEOUT_MS);
-      const fail = (condition: ErrorCondition, detail: string) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.sink.connectionState('failed', detail);
-        this.shutdown();
-        reject(new GatewayError(condition, `Cannot connect to ${this.server}: ${detail}.`));
-      };
-      watchConnection(this.client, this.endpoint, fail);
-      this.client.on('registered', (event: { nick: string }) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.registered = true;
-        this.nick = event.nick;
-        void afterRegistration(this.client, this.endpoint, this.log).then(() => {
-          this.sink.connectionState('online', `connected to ${this.where} as ${this.nick}`);
-          resolve();
-        });
-      });
-      this.client.on('nick in use', (event: { nick: string }) => {
-        if (this.registered) return;
-        attempts += 1;
-        if (attempts > NICK_RETRIES) return fail('conflict', `the nickname ${baseNick} and ${NICK_RETRIES} alternatives are in use`);
-        this.client.changeNick(`${baseNick}${'_'.repeat(attempts)}`);
-        this.log.debug({ server: this.server, taken: event.nick }, 'IRC nick in use, trying another');
-      });
-      this.client.on('nick invalid', (event: { nick: string; reason: string }) => {
-        if (!this.registered) fail('jid-malformed', `the server refused the nickname ${event.nick}: ${event.reason}`);
-      });
-      this.client.on('irc error', (event: { error: string; reason?: string }) => {
-        if (this.registered) return;
-        if (event.error === 'password_mismatch') fail('not-authorized', 'the server password was refused');
-        else if (event.error === 'banned_from_network') fail('forbidden', `banned from the network: ${event.reason ?? ''}`);
-        else if (event.error === 'irc') fail('remote-server-not-found', `the server closed the connection: ${event.reason ?? ''}`);
-      });
-      this.client.on('socket close', (err?: Error & { code?: string }) => {
-        if (err) lastError = err;
-      });
-      this.client.on('close', () => {
-        if (!settled) fail('remote-server-not-found', describeSocketError(lastError, this.where));
-        this.shutdown();
-      });
+    this.firstConnect ??= (async () => {
+      this.phase = 'connecting';
       this.sink.connectionState('connecting', `connecting to ${this.where}`);
+      try {
+        await this.register();
+      } catch (err) {
+        const error = err instanceof GatewayError ? err : new GatewayError('remote-server-not-found', String(err));
+        this.sink.connectionState('failed', error.message);
+        this.shutdown();
+        throw new GatewayError(error.condition, `Cannot connect to ${this.server}: ${error.message}.`);
+      }
+      this.phase = 'online';
+      this.sink.connectionState('online', `connected to ${this.where} as ${this.nick}`);
+    })();
+    return this.firstConnect;
+  }
+
+  /** One registration: waits for a slot at the gate, then for 001 (or the reason it failed). */
+  private async register(): Promise<void> {
+    await this.socketGone();
+    const release = await this.policy.gate.acquire(this.server);
+    if (this.phase === 'closed' || this.phase === 'quitting') {
+      release();
+      throw new GatewayError('remote-server-not-found', 'the connection was closed');
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.failAttempt(new GatewayError('remote-server-timeout', `no answer from ${this.where} within ${CONNECT_TIMEOUT_MS / 1000} s`)),
+        CONNECT_TIMEOUT_MS,
+      );
+      this.attempt = { resolve, reject, release, timer, nickTries: 0 };
+      this.lastSocketError = undefined;
+      this.socketLive = true;
       this.client.connect(clientOptions(this.endpoint));
     });
-    return this.readyPromise;
+  }
+
+  /** Ends the attempt in flight with an error and drops its socket. */
+  private failAttempt(err: GatewayError): void {
+    const attempt = this.attempt;
+    if (!attempt) return;
+    this.attempt = null;
+    clearTimeout(attempt.timer);
+    attempt.release();
+    this.endSocket();
+    attempt.reject(err);
+  }
+
+  private endSocket(): void {
+    try {
+      this.client.connection.end();
+    } catch {
+      /* already closed */
+    }
+  }
+
+  /** Resolves once the previous socket is closed (bounded), so its late 'close' cannot end a new attempt. */
+  private async socketGone(): Promise<void> {
+    if (!this.socketLive) return;
+    this.endSocket();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3_000);
+      this.socketClosed.push(() => (clearTimeout(timer), resolve()));
+    });
+    this.socketLive = false;
+  }
+
+  private listenForRegistration(): void {
+    this.client.on('registered', (event: { nick: string }) => {
+      const attempt = this.attempt;
+      if (!attempt) return;
+      this.attempt = null;
+      clearTimeout(attempt.timer);
+      attempt.release();
+      this.nick = event.nick;
+      // NickServ, after-connect commands (auth.ts); on every (re)connection.
+      void afterRegistration(this.client, this.endpoint, this.log).then(() =>
+        this.socketLive ? attempt.resolve() : attempt.reject(new GatewayError('remote-server-not-found', `${this.where} closed the connection right after registering`)),
+      );
+    });
+    this.client.on('nick in use', (event: { nick: string }) => {
+      const attempt = this.attempt;
+      if (!attempt) return;
+      attempt.nickTries += 1;
+      if (attempt.nickTries > NICK_RETRIES) {
+        return this.failAttempt(new GatewayError('conflict', `the nickname ${this.requestedNick} and ${NICK_RETRIES} alternatives are in use`));
+      }
+      this.client.changeNick(`${this.requestedNick}${'_'.repeat(attempt.nickTries)}`);
+      this.log.debug({ server: this.server, taken: event.nick }, 'IRC nick in use, trying another');
+    });
+    this.client.on('nick invalid', (event: { nick: string; reason: string }) => {
+      this.failAttempt(new GatewayError('jid-malformed', `the server refused the nickname ${event.nick}: ${event.reason}`));
+    });
+    this.client.on('irc error', (event: { error: string; reason?: string }) => {
+      if (!this.attempt) return;
+      if (event.error === 'password_mismatch') this.failAttempt(new GatewayError('not-authorized', 'the server password was refused'));
+      else if (event.error === 'banned_from_network') this.failAttempt(new GatewayError('forbidden', `banned from the network: ${event.reason ?? ''}`));
+      else if (event.error === 'irc') this.failAttempt(new GatewayError('remote-server-not-found', `the server closed the connection: ${event.reason ?? ''}`));
+    });
+    this.client.on('socket close', (err?: Error & { code?: string }) => {
+      if (err) this.lastSocketError = err;
+    });
+    this.client.on('close', () => {
+      this.socketLive = false;
+      for (const notify of this.socketClosed.splice(0)) notify();
+      if (this.attempt) return this.failAttempt(new GatewayError('remote-server-not-found', describeSocketError(this.lastSocketError, this.where)));
+      if (this.phase === 'online') void this.reconnect(describeSocketError(this.lastSocketError, this.where));
+      else if (this.phase === 'quitting') this.shutdown();
+    });
+  }
+
+  /** The connection was lost: hold what is sent, try again with backoff, rejoin, then send what waited. */
+  private async reconnect(why: string): Promise<void> {
+    this.phase = 'reconnecting';
+    this.held = [...this.outbox.clear(), ...this.held];
+    for (const state of this.channels.values()) state.joined = false;
+    for (const [, pending] of this.pendingJoins) pending.reject(new GatewayError('remote-server-not-found', `The connection to ${this.server} was lost.`));
+    this.log.info({ server: this.server, why }, 'IRC connection lost, reconnecting');
+    let lastError = why;
+    const { attempts } = this.policy.reconnect;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const delay = backoffDelay(attempt, this.policy.reconnect);
+      this.sink.connectionState('reconnecting', `${lastError}; reconnecting to ${this.server} in ${(delay / 1000).toFixed(1)} s (attempt ${attempt} of ${attempts})`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => (clearTimeout(timer), resolve());
+      });
+      this.wake = null;
+      if (this.phase !== 'reconnecting') return;
+      try {
+        await this.register();
+      } catch (err) {
+        if (this.phase !== 'reconnecting') return;
+        lastError = err instanceof GatewayError ? err.message : String(err);
+        if (err instanceof GatewayError && (err.condition === 'not-authorized' || err.condition === 'forbidden')) break;
+        continue;
+      }
+      if (this.phase !== 'reconnecting') return;
+      this.phase = 'online';
+      this.sink.connectionState('online', `reconnected to ${this.where} as ${this.nick}`);
+      await this.rejoinAll();
+      this.release();
+      return;
+    }
+    this.giveUp(`The connection to ${this.server} was lost and could not be re-established (${lastError})`);
+  }
+
+  /** After a reconnect: every channel again, with the change in members shown as joins and leaves. */
+  private async rejoinAll(): Promise<void> {
+    const states = [...this.channels.values()];
+    await Promise.all(
+      states.map(async (state) => {
+        const before = new Map(state.members);
+        const ownBefore = new Set(state.ownModes);
+        try {
+          await this.sendJoin(state, state.key);
+        } catch (err) {
+          if (this.channels.get(ircLower(state.name)) === state) this.channels.delete(ircLower(state.name));
+          this.sink.roomLeft(state.address, `Could not rejoin ${state.name} after reconnecting: ${err instanceof GatewayError ? err.message : String(err)}`);
+          return;
+        }
+        this.pendingTopics.delete(ircLower(state.name));
+        for (const [lower, member] of before) {
+          if (!state.members.has(lower)) this.sink.participantLeft(state.address, member.nick, 'left while the connection was re-established');
+        }
+        for (const [lower, member] of state.members) {
+          const old = before.get(lower);
+          if (!old) this.sink.participantJoined(state.address, participantOf(member));
+          else if (!sameModes(old.modes, member.modes)) this.sink.participantChanged(state.address, participantOf(member));
+        }
+        if (!sameModes(ownBefore, state.ownModes)) this.sink.participantJoined(state.address, { nick: this.nick, ...roleOf(state.ownModes) });
+      }),
+    );
+  }
+
+  /** Writes what waited during the reconnect; lines for channels no longer joined bounce. */
+  private release(): void {
+    const waiting = this.held;
+    this.held = [];
+    for (const item of waiting) {
+      if (item.channel !== undefined && !this.channels.get(item.channel)?.joined) {
+        failMessage(item, new GatewayError('remote-server-timeout', `Not delivered: ${item.channel} could not be rejoined on ${this.server}.`));
+        continue;
+      }
+      this.outbox.push(item);
+    }
+  }
+
+  /** Every attempt failed: the rooms are left, waiting messages bounce. */
+  private giveUp(reason: string): void {
+    this.log.warn({ server: this.server, reason }, 'IRC reconnect failed, giving up');
+    this.sink.connectionState('failed', reason);
+    this.shutdown(reason);
+  }
+
+  /** Hands a line to the queue; it is written when the bucket and the connection allow. */
+  private enqueue(lines: string[], channel?: string): Promise<void> {
+    if (!this.open) return Promise.reject(new GatewayError('recipient-unavailable', `The connection to ${this.server} is closed.`));
+    if (lines.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const message = { remaining: lines.length, settled: false, resolve, reject };
+      for (const line of lines) {
+        const item: Outgoing = { line, message, ...(channel !== undefined ? { channel } : {}) };
+        if (this.phase === 'online') this.outbox.push(item);
+        else this.held.push(item);
+      }
+    });
+  }
+
+  /** For lines nobody waits on (PART, KICK, NICK): a bounce only goes to the log. */
+  private enqueueQuietly(lines: string[]): void {
+    this.enqueue(lines).catch((err: Error) => this.log.debug({ server: this.server, err: err.message }, 'IRC line not sent'));
+  }
+
+  /** The queue's writer: to the socket when online, else back to waiting (never lost, never twice). */
+  private write(item: Outgoing): void {
+    if (this.phase !== 'online' && this.phase !== 'quitting') {
+      this.held.push(item);
+      return;
+    }
+    this.client.raw(item.line);
+    item.message.remaining -= 1;
+    if (item.message.remaining === 0 && !item.message.settled) {
+      item.message.settled = true;
+      item.message.resolve();
+    }
   }
 
   private isMe(nick: string | undefined): boolean {
@@ -206,6 +443,9 @@ export class IrcConnection {
     if (existing?.joined && !this.pendingJoins.has(lower)) return this.snapshot(existing);
     checkParam(channel, 'channel name', true);
     if (key !== undefined) checkParam(key, 'channel password', true);
+    if (this.phase === 'reconnecting') {
+      throw new GatewayError('remote-server-timeout', `The connection to ${this.server} is being re-established; join ${channel} again in a moment.`);
+    }
     const state: ChannelState = existing ?? {
       name: channel,
       address: roomAddress(channel, this.server),
@@ -214,39 +454,52 @@ export class IrcConnection {
       joined: false,
       leaving: false,
     };
+    state.key = key;
     this.channels.set(lower, state);
-    const pending = this.pendingJoins.get(lower);
-    const done = pending
-      ? new Promise<void>((resolve, reject) => {
-          const { resolve: r0, reject: j0 } = pending;
-          pending.resolve = () => (r0(), resolve());
-          pending.reject = (err) => (j0(err), reject(err));
-        })
-      : new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => entry.reject(new GatewayError('remote-server-timeout', `${channel} on ${this.server} did not answer the join within ${JOIN_TIMEOUT_MS / 1000} s.`)), JOIN_TIMEOUT_MS);
-          const entry: PendingJoin = {
-            resolve: () => {
-              clearTimeout(timer);
-              this.pendingJoins.delete(lower);
-              resolve();
-            },
-            reject: (err) => {
-              clearTimeout(timer);
-              this.pendingJoins.delete(lower);
-              if (this.channels.get(lower) === state && !state.joined) this.channels.delete(lower);
-              reject(err);
-            },
-          };
-          this.pendingJoins.set(lower, entry);
-          if (key) this.client.join(channel, key);
-          else this.client.join(channel);
-        });
-    await done;
+    try {
+      await this.sendJoin(state, key);
+    } catch (err) {
+      if (this.channels.get(lower) === state && !state.joined) this.channels.delete(lower);
+      throw err;
+    }
     const result = this.snapshot(state);
     const topic = this.pendingTopics.get(lower);
     this.pendingTopics.delete(lower);
     if (topic) result.subject = { text: topic };
     return result;
+  }
+
+  /** Sends JOIN (or shares the one in flight) and resolves at the end of NAMES after our own JOIN. */
+  private sendJoin(state: ChannelState, key: string | undefined): Promise<void> {
+    const lower = ircLower(state.name);
+    const pending = this.pendingJoins.get(lower);
+    if (pending) {
+      return new Promise<void>((resolve, reject) => {
+        const { resolve: r0, reject: j0 } = pending;
+        pending.resolve = () => (r0(), resolve());
+        pending.reject = (err) => (j0(err), reject(err));
+      });
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => entry.reject(new GatewayError('remote-server-timeout', `${state.name} on ${this.server} did not answer the join within ${JOIN_TIMEOUT_MS / 1000} s.`)),
+        JOIN_TIMEOUT_MS,
+      );
+      const entry: PendingJoin = {
+        resolve: () => {
+          clearTimeout(timer);
+          this.pendingJoins.delete(lower);
+          resolve();
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          this.pendingJoins.delete(lower);
+          reject(err);
+        },
+      };
+      this.pendingJoins.set(lower, entry);
+      this.enqueue([key ? this.client.rawString('JOIN', state.name, key) : this.client.rawString('JOIN', state.name)]).catch((err: GatewayError) => entry.reject(err));
+    });
   }
 
   private readonly pendingTopics = new Map<string, string>();
@@ -262,46 +515,42 @@ export class IrcConnection {
     if (!state) return;
     state.leaving = true;
     this.channels.delete(lower);
-    if (this.closed) return;
+    if (this.phase !== 'online') return;
     const why = reason ? oneLine(reason) : '';
-    if (why) this.client.part(state.name, why);
-    else this.client.part(state.name);
+    this.enqueueQuietly([why ? this.client.rawString('PART', state.name, why) : this.client.rawString('PART', state.name)]);
   }
 
   isIn(channel: string): boolean {
-    return this.channels.get(ircLower(channel))?.joined === true;
+    const state = this.channels.get(ircLower(channel));
+    // While reconnecting the user is still in the channel: messages wait for the rejoin.
+    return state !== undefined && (state.joined || this.phase === 'reconnecting');
   }
 
-  /** PRIVMSG (or CTCP ACTION) lines to `target`; one id per line sent. */
-  say(target: string, body: string, action: boolean): string[] {
+  /** PRIVMSG (or CTCP ACTION) lines to `target`; resolves with one id per line once all are written. */
+  async say(target: string, body: string, action: boolean): Promise<string[]> {
     checkParam(target, 'recipient', true);
-    if (this.closed) throw new GatewayError('recipient-unavailable', `The connection to ${this.server} is closed.`);
-    const ids: string[] = [];
-    const budget = lineBudget({ nick: this.nick, target, action });
-    for (const piece of splitMessage(stylingToIrc(body), budget)) {
-      if (action) this.client.raw('PRIVMSG', target, `\x01ACTION ${piece}\x01`);
-      else this.client.raw('PRIVMSG', target, piece);
-      ids.push(randomUUID());
-    }
-    if (ids.length === 0) throw new GatewayError('not-acceptable', 'An empty message cannot be sent to IRC.');
-    return ids;
+    const lines = splitMessage(stylingToIrc(body), lineBudget({ nick: this.nick, target, action })).map((piece) =>
+      this.client.rawString('PRIVMSG', target, action ? `\x01ACTION ${piece}\x01` : piece),
+    );
+    if (lines.length === 0) throw new GatewayError('not-acceptable', 'An empty message cannot be sent to IRC.');
+    const channel = this.channels.has(ircLower(target)) ? ircLower(target) : undefined;
+    await this.enqueue(lines, channel);
+    return lines.map(() => randomUUID());
   }
 
   /** Lines typed to the server JID, sent as they are (one per line; this is the user's own connection). */
-  rawLines(text: string): string[] {
-    if (this.closed) throw new GatewayError('recipient-unavailable', `The connection to ${this.server} is closed.`);
-    const ids: string[] = [];
-    for (const line of text.split(/\r\n|\r|\n/)) {
-      const clean = line.replace(/\0/g, '').trim();
-      if (!clean) continue;
-      this.client.raw(clean);
-      ids.push(randomUUID());
-    }
-    return ids;
+  async rawLines(text: string): Promise<string[]> {
+    const lines = text
+      .split(/\r\n|\r|\n/)
+      .map((line) => line.replace(/\0/g, '').trim())
+      .filter((line) => line !== '');
+    await this.enqueue(lines);
+    return lines.map(() => randomUUID());
   }
 
-  setTopic(channel: string, topic: string): void {
-    this.client.setTopic(channel, oneLine(topic));
+  setTopic(channel: string, topic: string): Promise<void> {
+    checkParam(channel, 'channel name', true);
+    return this.enqueue([this.client.rawString('TOPIC', channel, oneLine(topic) || ':')]);
   }
 
   /** NICK; resolves with the nick the server confirmed. */
@@ -315,7 +564,7 @@ export class IrcConnection {
         'nick in use': () => settle(new GatewayError('conflict', `The nickname ${nick} is in use on ${this.server}.`)),
         'nick invalid': (event: { reason: string }) => settle(new GatewayError('not-acceptable', `${nick} is not a valid nickname on ${this.server}: ${event.reason}`)),
       }),
-      () => this.client.changeNick(nick),
+      () => this.enqueueQuietly([this.client.rawString('NICK', nick)]),
     );
   }
 
@@ -333,8 +582,7 @@ export class IrcConnection {
       }),
       () => {
         const why = reason ? oneLine(reason) : '';
-        if (why) this.client.raw('KICK', channel, nick, why);
-        else this.client.raw('KICK', channel, nick);
+        this.enqueueQuietly([why ? this.client.rawString('KICK', channel, nick, why) : this.client.rawString('KICK', channel, nick)]);
       },
     );
   }
@@ -344,7 +592,9 @@ export class IrcConnection {
     handlers: (settle: (outcome: (() => T) | GatewayError) => void) => Record<string, Listener>,
     send: () => void,
   ): Promise<T> {
-    if (this.closed) return Promise.reject(new GatewayError('recipient-unavailable', `The connection to ${this.server} is closed.`));
+    if (this.phase !== 'online') {
+      return Promise.reject(new GatewayError('recipient-unavailable', `The connection to ${this.server} is ${this.open ? 'being re-established; try again in a moment' : 'closed'}.`));
+    }
     return new Promise<T>((resolve, reject) => {
       let listeners: Record<string, Listener> = {};
       const timer = setTimeout(() => settle(new GatewayError('remote-server-timeout', `${this.server} did not answer within ${COMMAND_TIMEOUT_MS / 1000} s.`)), COMMAND_TIMEOUT_MS);
@@ -360,29 +610,33 @@ export class IrcConnection {
     });
   }
 
-  /** QUIT with `reason`; resolves when the socket is closed (bounded). */
+  /** QUIT with `reason` (after what is queued); resolves when the socket is closed (bounded). */
   async quit(reason: string): Promise<void> {
-    if (this.closed) return;
+    if (this.phase === 'closed') return;
     this.channels.clear();
-    this.client.quit(oneLine(reason));
-    const timer = setTimeout(() => this.shutdown(), 3_000);
+    if (this.phase !== 'online') return this.shutdown(reason);
+    this.phase = 'quitting';
+    this.outbox.push({ line: this.client.rawString('QUIT', oneLine(reason) || 'bye'), message: { remaining: 1, settled: false, resolve() {}, reject() {} } });
+    // Time for the lines queued before the QUIT to go out at the throttled pace, then 3 s for the server's answer.
+    const drain = this.policy.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.policy.throttle.linesPerSecond;
+    const timer = setTimeout(() => this.shutdown(reason), Math.min(drain, 60_000) + 3_000);
     await this.closedPromise;
     clearTimeout(timer);
   }
 
-  private shutdown(): void {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      this.client.connection.end();
-    } catch {
-      /* already closed */
-    }
-    const left = [...this.channels.values()].filter((c) => c.joined);
+  /** The end: the socket is dropped, waiting messages bounce, channels still joined are left. */
+  private shutdown(reason = `The connection to ${this.server} was closed.`): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.wake?.();
+    if (this.attempt) this.failAttempt(new GatewayError('remote-server-not-found', reason));
+    this.endSocket();
+    const bounce = new GatewayError('remote-server-timeout', `Not delivered: ${reason}`);
+    for (const item of [...this.outbox.clear(), ...this.held.splice(0)]) failMessage(item, bounce);
+    const left = [...this.channels.values()];
     this.channels.clear();
-    for (const [, pending] of this.pendingJoins) pending.reject(new GatewayError('remote-server-not-found', `The connection to ${this.server} was lost.`));
-    for (const channel of left) this.sink.roomLeft(channel.address, `The connection to ${this.server} was lost.`);
-    if (left.length > 0) this.sink.connectionState('failed', `the connection to ${this.where} was lost`);
+    for (const [, pending] of this.pendingJoins) pending.reject(new GatewayError('remote-server-not-found', reason));
+    for (const channel of left) this.sink.roomLeft(channel.address, reason);
     this.markClosed();
     this.onGone(this);
   }
@@ -538,6 +792,16 @@ export class IrcConnection {
 /** IRC text as the XMPP side shows it: formatting as XEP-0393, nothing XML cannot carry. */
 function fromIrc(text: string): string {
   return ircToStyling(text).replace(NOT_XML, '');
+}
+
+function failMessage(item: Outgoing, err: GatewayError): void {
+  if (item.message.settled) return;
+  item.message.settled = true;
+  item.message.reject(err);
+}
+
+function sameModes(a: Set<string>, b: Set<string>): boolean {
+  return a.size === b.size && [...a].every((mode) => b.has(mode));
 }
 
 function oneLine(text: string): string {

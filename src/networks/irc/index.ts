@@ -2,17 +2,35 @@
 // channels as MUC rooms. Built from networks.irc in the config (the servers
 // and how to reach them, an optional fixed server).
 import type { Capability, Network } from '../types.js';
-import { ircAddressCodec, isNick, contactAddress } from './addresses.js';
+import { ircAddressCodec, isNick, contactAddress, type IrcSettings } from './addresses.js';
+import type { ConnectionPolicy } from './connection.js';
+import { ConnectGate } from './reconnect.js';
 import { createIrcRuntime } from './runtime.js';
 import { IrcSession } from './session.js';
 import { ircSettings } from './settings-commands.js';
 import type { IrcNetworkConfig } from './settings.js';
 
+/** networks.irc from the config: addressing plus how connections behave. */
+export interface IrcNetworkSettings extends IrcSettings {
+  reconnectAttempts: number;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  throttleBurst: number;
+  throttleLinesPerSecond: number;
+  maxConnectingPerServer: number;
+}
+
 /** Only what works end to end; more as it is built (issue 4). */
 const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'room-list'];
 
-export function createIrcNetwork(settings: IrcNetworkConfig): Network {
+export function createIrcNetwork(settings: IrcNetworkSettings & IrcNetworkConfig): Network {
   const runtime = createIrcRuntime(settings);
+  // One gate for the whole gateway: the limit is per IRC server, across users.
+  const policy: ConnectionPolicy = {
+    reconnect: { attempts: settings.reconnectAttempts, initialMs: settings.reconnectInitialMs, maxMs: settings.reconnectMaxMs },
+    throttle: { burst: settings.throttleBurst, linesPerSecond: settings.throttleLinesPerSecond },
+    gate: new ConnectGate(settings.maxConnectingPerServer),
+  };
   return {
     name: 'irc',
     identityType: 'irc',
@@ -26,7 +44,7 @@ export function createIrcNetwork(settings: IrcNetworkConfig): Network {
     },
     async login(account, sink, context) {
       runtime.log ??= context.log;
-      return new IrcSession(settings, sink, context.log, { jid: account.userJid, accounts: account.accounts, runtime });
+      return new IrcSession(settings, policy, sink, context.log, { jid: account.userJid, accounts: account.accounts, runtime });
     },
     settings: ircSettings(settings),
     contactFromPrompt(prompt) {

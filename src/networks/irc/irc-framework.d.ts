@@ -43,6 +43,8 @@ declare module 'irc-framework' {
     connection: { connected: boolean; end(data?: string): void };
     connect(options?: IrcClientOptions): void;
     raw(...args: Array<string | number>): void;
+    /** The line raw() would write for these parameters (a trailing parameter with spaces gets its colon). */
+    rawString(...args: Array<string | number>): string;
     quit(message?: string): void;
     join(channel: string, key?: string): void;
     part(channel: string, message?: string): void;

@@ -14,25 +14,29 @@ import type { OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
 import type { EventSink, JoinedRoom, NetworkAddress, NetworkSession, RoomListing, StoredAccount } from '../types.js';
 import { isNick, splitId, type IrcSettings } from './addresses.js';
-import { IrcConnection, participantOf, roleOf } from './connection.js';
+import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 import { ChannelListCache, runList } from './list.js';
 import { defaultNick, profileFor, storedChannelKey, type IrcUser } from './runtime.js';
 
 export class IrcSession implements NetworkSession {
   private readonly connections = new Map<string, IrcConnection>();
-
-  private readonly channelLists = new ChannelListCache();
+  /** Connections saying QUIT: a new connection to that server waits for it, so the nick is free again. */
+  private readonly quitting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly settings: IrcSettings,
+    private readonly policy: ConnectionPolicy,
     private readonly sink: EventSink,
     private readonly log: Logger,
     private readonly user: IrcUser,
   ) {}
 
+  private readonly channelLists = new ChannelListCache();
+
   async joinRoom(room: NetworkAddress, nick: string, options: { password?: string }): Promise<JoinedRoom> {
     if (room.kind !== 'room') throw new GatewayError('item-not-found', `${room.id} is not an IRC channel.`);
     const { name: channel, server } = splitId(room.id);
+    if (!this.connections.get(server)) await this.quitting.get(server);
     if (!this.connections.has(server) && !isNick(nick)) {
       throw new GatewayError('jid-malformed', `${nick} is not a valid IRC nickname (no spaces, and none of , ! @ * ? : . %).`);
     }
@@ -58,7 +62,7 @@ export class IrcSession implements NetworkSession {
     let connection = this.connections.get(server);
     if (!connection) {
       const profile = profileFor(this.user, server, nick);
-      connection = new IrcConnection(server, profile, profile.nick, this.sink, this.log, (gone) => {
+      connection = new IrcConnection(server, profile, profile.nick, this.sink, this.log, this.policy, (gone) => {
         if (this.connections.get(server) === gone) this.connections.delete(server);
       });
       this.connections.set(server, connection);
@@ -70,6 +74,7 @@ export class IrcSession implements NetworkSession {
     const name = server?.kind === 'server' ? server.id : this.settings.fixedServer?.toLowerCase();
     if (!name) throw new GatewayError('item-not-found', 'Name the IRC server whose channels to list (server@gateway).');
     return this.channelLists.page(name, page.limit, page.after, async () => {
+      if (!this.connections.get(name)) await this.quitting.get(name);
       const connection = this.connectionTo(name, defaultNick(this.user.jid));
       await connection.connect();
       try {
@@ -78,7 +83,11 @@ export class IrcSession implements NetworkSession {
         // A connection opened only to list is not kept.
         if (connection.channels.size === 0 && this.connections.get(name) === connection) {
           this.connections.delete(name);
-          await connection.quit('channel list read');
+          const done = connection.quit('channel list read').finally(() => {
+            if (this.quitting.get(name) === done) this.quitting.delete(name);
+          });
+          this.quitting.set(name, done);
+          await done;
         }
       }
     });
@@ -95,7 +104,11 @@ export class IrcSession implements NetworkSession {
     connection.part(channel, reason);
     if (connection.channels.size === 0) {
       this.connections.delete(server);
-      await connection.quit(reason || 'left the last channel');
+      const done = connection.quit(reason || 'left the last channel').finally(() => {
+        if (this.quitting.get(server) === done) this.quitting.delete(server);
+      });
+      this.quitting.set(server, done);
+      await done;
     }
   }
 
@@ -108,22 +121,22 @@ export class IrcSession implements NetworkSession {
   }
 
   async send(to: NetworkAddress, message: OutgoingMessage): Promise<SentReceipt> {
-    if (to.kind === 'server') return { ids: this.connectionFor(to.id).rawLines(message.body) };
+    if (to.kind === 'server') return { ids: await this.connectionFor(to.id).rawLines(message.body) };
     const { name, server } = splitId(to.id);
     const connection = this.connectionFor(server);
     if (to.kind === 'room' && !connection.isIn(name)) throw new GatewayError('not-acceptable', `You are not in ${name}; join it first.`);
-    return { ids: connection.say(name, message.body, message.action === true) };
+    return { ids: await connection.say(name, message.body, message.action === true) };
   }
 
   async sendPrivate(room: NetworkAddress, nick: string, message: OutgoingMessage): Promise<SentReceipt> {
     const { server } = splitId(room.id);
     if (!isNick(nick)) throw new GatewayError('item-not-found', `${nick} cannot be an IRC nickname.`);
-    return { ids: this.connectionFor(server).say(nick, message.body, message.action === true) };
+    return { ids: await this.connectionFor(server).say(nick, message.body, message.action === true) };
   }
 
   async setSubject(room: NetworkAddress, subject: string): Promise<void> {
     const { name, server } = splitId(room.id);
-    this.connectionFor(server).setTopic(name, subject);
+    await this.connectionFor(server).setTopic(name, subject);
   }
 
   async changeNick(_room: NetworkAddress, nick: string): Promise<string> {
@@ -144,6 +157,6 @@ export class IrcSession implements NetworkSession {
   }
 
   connectionCount(): number {
-    return [...this.connections.values()].filter((connection) => connection.open).length;
+    return [...this.connections.values()].filter((connection) => connection.online).length;
   }
 }

@@ -74,21 +74,22 @@ export const realTimers: TimerScheduler = (callback, delayMs) => {
   return () => clearTimeout(timer);
 };
 
-export class SendQueue {
-  private readonly lines: string[] = [];
+/** Writes items (IRC lines, or lines with a callback) in order as the bucket allows. */
+export class SendQueue<T = string> {
+  private readonly lines: T[] = [];
   private cancelTimer: (() => void) | null = null;
   private draining = false;
 
   constructor(
     private readonly bucket: TokenBucket,
-    private readonly write: (line: string) => void,
+    private readonly write: (line: T) => void,
     private readonly setTimer: TimerScheduler = realTimers,
     private readonly onError: (error: unknown) => void = (error) => {
       throw error;
     },
   ) {}
 
-  push(line: string): void {
+  push(line: T): void {
     this.lines.push(line);
     this.drain();
   }
@@ -99,7 +100,7 @@ export class SendQueue {
   }
 
   /** Drops every line not written yet and returns them, in order. */
-  clear(): string[] {
+  clear(): T[] {
     this.cancelTimer?.();
     this.cancelTimer = null;
     return this.lines.splice(0);
