@@ -79,6 +79,14 @@ export const configSchema = z.strictObject({
           throttleLinesPerSecond: z.number().positive().default(2),
           /** Connections being opened to one IRC server at once (all users together): no reconnect storm after a restart. */
           maxConnectingPerServer: z.number().int().min(1).default(5),
+          /**
+           * Appended to a nick that is in use when connecting: repeated (`_`:
+           * alice_, alice__), or numbered where it holds `{n}` (`|{n}`: alice|1).
+           */
+          nickSuffix: z
+            .string()
+            .regex(/^(?:[A-Za-z0-9_\-[\]\\^{}|`]|\{n\})+$/, 'must be characters an IRC nick allows, optionally with {n}, e.g. _ or |{n}')
+            .default('_'),
           /** A PEM file of CA certificates trusted for IRC TLS in addition to the system's (verification stays on). */
           caFile: z.string().min(1).optional(),
           /** Let users turn TLS off for any server in their settings (by default only for servers marked /plain). */

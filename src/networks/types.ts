@@ -199,6 +199,12 @@ export interface NetworkSession {
   ban?(room: NetworkAddress, nick: string, reason?: string): Promise<void>;
   setRole?(room: NetworkAddress, nick: string, role: Role): Promise<void>;
   setAffiliation?(room: NetworkAddress, nick: string, affiliation: Affiliation): Promise<void>;
+  /**
+   * The room's bans as the network keeps them (with 'ban'): `who` is what
+   * the network bans (an IRC mask, a user id); the XMPP side lists it as the
+   * outcast's nick, and setAffiliation(room, who, 'none') lifts it.
+   */
+  banList?(room: NetworkAddress): Promise<Array<{ who: string; by?: string; at?: Date }>>;
   invite?(room: NetworkAddress, contact: NetworkAddress, reason?: string): Promise<void>;
   correct?(to: NetworkAddress, targetIds: string[], message: OutgoingMessage): Promise<SentReceipt>;
   retract?(to: NetworkAddress, targetIds: string[]): Promise<void>;

@@ -840,6 +840,16 @@ function senderNick(conversation: Conversation, from: string): string | undefine
   return conversation.kind === 'groupchat' ? from : undefined;
 }
 
+/**
+ * A notice from a network user (IRC NOTICE) is a message like any other in
+ * XMPP, which has no notice type: its body says "[notice] " first, as
+ * biboumi does, so nobody takes it for something to answer. Notices of the
+ * network itself (the 'notice' event) come from the server JID: no mark.
+ */
+function markedNotice(message: IncomingMessage): IncomingMessage {
+  return message.notice ? { ...message, body: `[notice] ${message.body}` } : message;
+}
+
 function isOwnNick(conversation: Conversation, from: string): boolean {
   return conversation.kind === 'groupchat' && conversation.room?.nick === from;
 }
@@ -877,12 +887,12 @@ export const registerMessages: XmppModule = (context) => {
     address.kind === 'room' ? inRoom(session, address, event, work) : inChat(session, address, event, work);
 
   events.on('roomMessage', (session, address, nick, message) =>
-    inRoom(session, address, 'roomMessage', (conversation) => onNetworkMessage(context, conversation, nick, message)),
+    inRoom(session, address, 'roomMessage', (conversation) => onNetworkMessage(context, conversation, nick, markedNotice(message))),
   );
 
   events.on('directMessage', (session, from, message, viaRoom) => {
     if (!viaRoom) {
-      inChat(session, from, 'directMessage', (conversation) => onNetworkMessage(context, conversation, undefined, message));
+      inChat(session, from, 'directMessage', (conversation) => onNetworkMessage(context, conversation, undefined, markedNotice(message)));
       return;
     }
     incoming(context, session, `pm\n${viaRoom.room.id}\n${viaRoom.nick}`, 'directMessage', async () => {
@@ -900,7 +910,7 @@ export const registerMessages: XmppModule = (context) => {
         ...(room ? { room } : {}),
         archiveJid: gateway.domain,
       };
-      await onNetworkMessage(context, conversation, undefined, message);
+      await onNetworkMessage(context, conversation, undefined, markedNotice(message));
     });
   });
 

@@ -39,16 +39,20 @@ export function renderEjabberdConfig(
   const lines = template.split('\n');
   const out: string[] = [];
   let componentsWritten = false;
+  let inGroup = false;
   for (const line of lines) {
-    // The two component host lines of the listener become one line per domain.
-    const m = /^(\s*)"@(IRC|MATRIX)_DOMAIN@":/.exec(line);
+    // Each group of per-component lines (the listener's hosts, domain_balancing)
+    // becomes one line per domain, with the group's first value.
+    const m = /^(\s*)"@(IRC|MATRIX)_DOMAIN@":(.*)$/.exec(line);
     if (m) {
-      if (!componentsWritten) {
-        for (const c of v.components) out.push(`${m[1]}${yamlString(c)}: {password: ${yamlString(v.secret)}}`);
+      if (!inGroup) {
+        for (const c of v.components) out.push(`${m[1]}${yamlString(c)}:${m[3]!.replaceAll('"@COMPONENT_SECRET@"', yamlString(v.secret))}`);
         componentsWritten = true;
       }
+      inGroup = true;
       continue;
     }
+    inGroup = false;
     out.push(line);
   }
   if (!componentsWritten) throw new Error(`${EJABBERD_TEMPLATE}: component host lines not found`);
@@ -60,7 +64,8 @@ export function renderEjabberdConfig(
     .replaceAll('@COMPONENT_PORT@', String(v.componentPort))
     .replaceAll('@IRC_DOMAIN@', v.components[0] ?? '')
     .replaceAll('@MATRIX_DOMAIN@', v.components[1] ?? v.components[0] ?? '')
-    .replaceAll('@COMPONENT_SECRET@', v.secret);
+    .replaceAll('@COMPONENT_SECRET@', v.secret)
+    .replaceAll('@COMPONENT_COUNT@', String(v.components.length));
   // Only comment lines may still mention a placeholder.
   const left = text.split('\n').filter((l) => !/^\s*#/.test(l) && /@[A-Z0-9_]+@/.test(l));
   if (left.length > 0) throw new Error(`unfilled placeholders in ejabberd config: ${left.join(' | ')}`);

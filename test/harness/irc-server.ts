@@ -71,6 +71,8 @@ export interface IrcMessage {
   /** Upper-case command or three-digit numeric. */
   command: string;
   params: string[];
+  /** When the line arrived (Date.now()), for tests of pacing. */
+  receivedAt?: number;
 }
 
 export function parseIrcLine(raw: string): IrcMessage {
@@ -240,7 +242,7 @@ export async function openIrc(
       if (!line) continue;
       transcript.push(line);
       if (transcript.length > MAX_BUFFERED) transcript.shift();
-      const m = parseIrcLine(line);
+      const m = { ...parseIrcLine(line), receivedAt: Date.now() };
       if (m.command === 'PING') {
         socket.write(`PONG :${m.params[0] ?? ''}\r\n`);
         continue;

@@ -18,6 +18,8 @@ import type { AddressCodec, NetworkAddress } from '../types.js';
 export interface IrcSettings {
   servers: readonly string[];
   fixedServer?: string | undefined;
+  /** What is appended to a nick in use at connection (nicks.ts). */
+  nickSuffix?: string | undefined;
 }
 
 export interface ServerEndpoint {

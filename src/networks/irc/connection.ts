@@ -6,9 +6,11 @@
 // - irc-framework parses every line and builds every line; ponte only hands it
 //   parameters it checked (no CR, LF or NUL anywhere; no space in a middle
 //   parameter), so a body can never smuggle a second command.
-// - Nick in use while registering: nick_, nick__, ... (5 tries), then failure.
+// - Nick in use while registering: the alternatives of nicks.ts (nick_,
+//   nick__, ... by default; networks.irc.nickSuffix), 5 tries, then failure.
 // - Roles from channel prefixes: q (~) owner, a (&) admin, o (@) and h (%)
-//   moderator, v (+) and none participant.
+//   moderator, v (+) and none participant; in a moderated (+m) channel,
+//   none is visitor (they cannot speak). channel-ops.ts tracks +m.
 // - A connection lost after registration is re-established with backoff
 //   (reconnect.ts), through the per-server gate; the channels are rejoined
 //   with their keys and the difference in members shown as joins and leaves.
@@ -35,6 +37,9 @@ import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect
 import type { ConnectionProfile } from './settings.js';
 import { lineBudget, splitMessage } from './split.js';
 import { SendQueue, TokenBucket } from './throttle.js';
+import { ChannelOps } from './channel-ops.js';
+import { answerCtcp } from './ctcp.js';
+import { alternativeNick, DEFAULT_NICK_SUFFIX } from './nicks.js';
 
 /** How connections to IRC servers behave: the same for every user (from networks.irc). */
 export interface ConnectionPolicy {
@@ -108,15 +113,21 @@ const JOIN_NUMERICS: Record<string, { condition: ErrorCondition; text: string }>
 /** Characters XML cannot carry; IRC formatting codes among them (until they are converted). */
 const NOT_XML = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
 
-export function roleOf(modes: Set<string>): { role: Role; affiliation: Affiliation } {
+export function roleOf(modes: ReadonlySet<string>, moderated = false): { role: Role; affiliation: Affiliation } {
   if (modes.has('q')) return { role: 'moderator', affiliation: 'owner' };
   if (modes.has('a')) return { role: 'moderator', affiliation: 'admin' };
   if (modes.has('o') || modes.has('h')) return { role: 'moderator', affiliation: 'none' };
+  if (moderated && !modes.has('v')) return { role: 'visitor', affiliation: 'none' };
   return { role: 'participant', affiliation: 'none' };
 }
 
 export function participantOf(member: ChannelMember): Participant {
   return { nick: member.nick, ...roleOf(member.modes) };
+}
+
+/** The member as a participant of a channel that is moderated (+m) or not. */
+export function participantIn(member: ChannelMember, moderated: boolean): Participant {
+  return { nick: member.nick, ...roleOf(member.modes, moderated) };
 }
 
 /** Throws unless `value` can be one IRC parameter (a middle one: no spaces either). */
@@ -286,7 +297,7 @@ export class IrcConnection {
       if (attempt.nickTries > NICK_RETRIES) {
         return this.failAttempt(new GatewayError('conflict', `the nickname ${this.requestedNick} and ${NICK_RETRIES} alternatives are in use`));
       }
-      this.client.changeNick(`${this.requestedNick}${'_'.repeat(attempt.nickTries)}`);
+      this.client.changeNick(alternativeNick(this.requestedNick, attempt.nickTries, this.nickSuffix));
       this.log.debug({ server: this.server, taken: event.nick }, 'IRC nick in use, trying another');
     });
     this.client.on('nick invalid', (event: { nick: string; reason: string }) => {
@@ -550,7 +561,7 @@ export class IrcConnection {
 
   setTopic(channel: string, topic: string): Promise<void> {
     checkParam(channel, 'channel name', true);
-    return this.enqueue([this.client.rawString('TOPIC', channel, oneLine(topic) || ':')]);
+    return this.ops.setTopic(channel, oneLine(topic));
   }
 
   /** NICK; resolves with the nick the server confirmed. */
@@ -663,7 +674,7 @@ export class IrcConnection {
       }
       const member: ChannelMember = { nick: event.nick, modes: new Set() };
       state.members.set(ircLower(event.nick), member);
-      if (!this.pendingJoins.has(ircLower(state.name))) this.sink.participantJoined(state.address, participantOf(member));
+      if (!this.pendingJoins.has(ircLower(state.name))) this.sink.participantJoined(state.address, participantIn(member, this.ops.isModerated(state.name)));
     });
 
     client.on('userlist', (event: { channel: string; users: Array<{ nick: string; modes: string[] }> }) => {
@@ -721,7 +732,8 @@ export class IrcConnection {
       if (!state) return;
       if (this.isMe(event.kicked)) this.channels.delete(ircLower(event.channel));
       else state.members.delete(ircLower(event.kicked));
-      this.sink.kicked(state.address, event.kicked, event.nick, event.message || undefined);
+      const removed = this.ops.isBanKick(event.channel, event.kicked) ? this.sink.banned : this.sink.kicked;
+      removed.call(this.sink, state.address, event.kicked, event.nick, event.message || undefined);
     });
 
     client.on('quit', (event: { nick: string; message: string }) => {
@@ -758,13 +770,15 @@ export class IrcConnection {
         if (this.isMe(change.param)) {
           if (adding) state.ownModes.add(letter);
           else state.ownModes.delete(letter);
+          // The user's own role shows in their self-presence (and unlocks their client's moderation tools).
+          this.sink.participantChanged(state.address, { nick: this.nick, ...roleOf(state.ownModes, this.ops.isModerated(state.name)) });
           continue;
         }
         const member = state.members.get(ircLower(change.param));
         if (!member) continue;
         if (adding) member.modes.add(letter);
         else member.modes.delete(letter);
-        this.sink.participantChanged(state.address, participantOf(member));
+        this.sink.participantChanged(state.address, participantIn(member, this.ops.isModerated(state.name)));
       }
     });
 
@@ -786,7 +800,24 @@ export class IrcConnection {
     client.on('privmsg', onMessage('privmsg'));
     client.on('action', onMessage('action'));
     client.on('notice', onMessage('notice'));
+
+    this.ops.listen();
+    answerCtcp(client, () => this.nick, (a, b) => ircLower(a) === ircLower(b), (line) => this.sendLines([line]), this.log);
   }
+
+  // Channel operations (bans, roles, invitations, mode notices): channel-ops.ts.
+  private opsInstance: ChannelOps | undefined;
+  get ops(): ChannelOps {
+    return (this.opsInstance ??= new ChannelOps(this, this.sink, this.log));
+  }
+
+  /** Lines (built with client.rawString) through the flood-controlled queue; resolves once written. */
+  sendLines(lines: string[]): Promise<void> {
+    return this.enqueue(lines);
+  }
+
+  /** What is appended to a nick in use while registering (nicks.ts); the session sets it from the config. */
+  nickSuffix = DEFAULT_NICK_SUFFIX;
 }
 
 /** IRC text as the XMPP side shows it: formatting as XEP-0393, nothing XML cannot carry. */

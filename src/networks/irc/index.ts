@@ -21,7 +21,7 @@ export interface IrcNetworkSettings extends IrcSettings {
 }
 
 /** Only what works end to end; more as it is built (issue 4). */
-const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'room-list'];
+const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'ban', 'roles', 'invites', 'room-list'];
 
 export function createIrcNetwork(settings: IrcNetworkSettings & IrcNetworkConfig): Network {
   const runtime = createIrcRuntime(settings);

@@ -12,7 +12,7 @@
 import { GatewayError } from '../../core/errors.js';
 import type { OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
-import type { EventSink, JoinedRoom, NetworkAddress, NetworkSession, RoomListing, StoredAccount } from '../types.js';
+import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
 import { isNick, splitId, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 import { ChannelListCache, runList } from './list.js';
@@ -65,6 +65,7 @@ export class IrcSession implements NetworkSession {
       connection = new IrcConnection(server, profile, profile.nick, this.sink, this.log, this.policy, (gone) => {
         if (this.connections.get(server) === gone) this.connections.delete(server);
       });
+      connection.nickSuffix = this.settings.nickSuffix ?? connection.nickSuffix;
       this.connections.set(server, connection);
     }
     return connection;
@@ -158,5 +159,37 @@ export class IrcSession implements NetworkSession {
 
   connectionCount(): number {
     return [...this.connections.values()].filter((connection) => connection.online).length;
+  }
+
+  // Channel operations (channel-ops.ts): bans, roles, invitations.
+
+  async ban(room: NetworkAddress, nick: string, reason?: string): Promise<void> {
+    const { name, server } = splitId(room.id);
+    return this.connectionFor(server).ops.ban(name, nick, reason);
+  }
+
+  async banList(room: NetworkAddress): Promise<Array<{ who: string; by?: string; at?: Date }>> {
+    const { name, server } = splitId(room.id);
+    const bans = await this.connectionFor(server).ops.banList(name);
+    return bans.map(({ mask, ...rest }) => ({ who: mask, ...rest }));
+  }
+
+  async setAffiliation(room: NetworkAddress, nick: string, affiliation: Affiliation): Promise<void> {
+    const { name, server } = splitId(room.id);
+    return this.connectionFor(server).ops.setAffiliation(name, nick, affiliation);
+  }
+
+  async setRole(room: NetworkAddress, nick: string, role: Role): Promise<void> {
+    const { name, server } = splitId(room.id);
+    return this.connectionFor(server).ops.setRole(name, nick, role);
+  }
+
+  async invite(room: NetworkAddress, contact: NetworkAddress, _reason?: string): Promise<void> {
+    const { name: channel, server } = splitId(room.id);
+    const { name: nick, server: contactServer } = splitId(contact.id);
+    if (contact.kind !== 'contact' || contactServer !== server) {
+      throw new GatewayError('not-acceptable', `Only users of ${server} can be invited to ${channel}.`);
+    }
+    return this.connectionFor(server).ops.invite(channel, nick);
   }
 }

@@ -6,8 +6,10 @@
 //
 // Decisions: items name occupants by nick; an item with a jid is matched to
 // an occupant through the contact the network gave for them, or through an
-// occupant JID of this room. The outcast list holds the nicks the gateway
-// saw banned while the user was in the room (networks give no ban list here).
+// occupant JID of this room. The outcast list is the network's ban list
+// where it offers one (banList: each ban's `who`, an IRC mask say, as the
+// item's nick; the nick, or mask, set to affiliation none lifts the ban),
+// else the nicks the gateway saw banned while the user was in the room.
 import type { GatewayDomain } from '../../core/core.js';
 import { GatewayError } from '../../core/errors.js';
 import type { RoomState } from '../../core/rooms.js';
@@ -90,8 +92,18 @@ async function applyItem(context: XmppContext, gateway: GatewayDomain, session: 
 }
 
 /** The items of one role or affiliation list, from the room state (the user included). */
-async function listItems(context: XmppContext, gateway: GatewayDomain, room: RoomState, filter: { role?: string; affiliation?: string }): Promise<Element[]> {
+async function listItems(
+  context: XmppContext,
+  gateway: GatewayDomain,
+  session: Session,
+  room: RoomState,
+  filter: { role?: string; affiliation?: string },
+): Promise<Element[]> {
   const items: Element[] = [];
+  if (filter.affiliation === 'outcast' && gateway.network.capabilities.has('ban') && session.remote.banList) {
+    for (const ban of await session.remote.banList(room.address)) items.push(xml('item', { affiliation: 'outcast', nick: ban.who }));
+    return items;
+  }
   if (filter.affiliation === 'outcast') {
     for (const nick of room.banned) items.push(xml('item', { affiliation: 'outcast', nick }));
     return items;
@@ -119,7 +131,7 @@ export function registerAdmin(context: XmppContext): void {
 
     context.router.onIq(gateway.domain, 'get', MUC_ADMIN_NS, 'query', async (iq) => {
       const target = await roomTarget(context, iq);
-      const { room } = joinedRoom(context, target, iq.from);
+      const { session, room } = joinedRoom(context, target, iq.from);
       const item = iq.payload.getChild('item');
       const role = item?.attrs.role;
       const affiliation = item?.attrs.affiliation;
@@ -131,7 +143,7 @@ export function registerAdmin(context: XmppContext): void {
         throw new GatewayError('bad-request', `"${affiliation}" is not an affiliation.`);
       }
       const filter = role !== undefined ? { role } : { affiliation };
-      return xml('query', { xmlns: MUC_ADMIN_NS }, ...(await listItems(context, target.gateway, room, filter)));
+      return xml('query', { xmlns: MUC_ADMIN_NS }, ...(await listItems(context, target.gateway, session, room, filter)));
     });
   }
 }
