@@ -10,7 +10,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
-import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
+import { SERVERS, startTestGateway, TEST_DOMAIN, type TestGateway } from '../harness/gateway.js';
+import { createTestNetwork } from '../networks/test-network.js';
 import { connectIrc, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
 import { identUsername } from '../../src/networks/irc/auth.js';
 import { startPonte } from '../harness/ponte.js';
@@ -238,10 +239,13 @@ for (const [kind, start] of SERVERS) {
 
     test('the gateway-wide defaults apply where a server sets nothing, and every setting survives a restart of ponte', async () => {
       await configure(alice, IRC_DOMAIN, { nick: `dflt${tag}`, realname: 'Default Name' });
+      await configure(alice, SERVER_JID, { throttle_burst: '5', throttle_rate: '0.5' });
+      await configure(alice, roomJid(`#key${tag}`), { key: 'sesame', persistent: 'true' });
       const before = await openSettings(alice, SERVER_JID);
       assert.match(before.descs.get('nick')!, new RegExp(`dflt${tag}`));
       await t.gateway.stop();
-      const again = await startPonte(t.server, env);
+      // The same components as before (ejabberd balances each user onto one of them).
+      const again = await startPonte(t.server, env, { extraNetworks: [{ network: createTestNetwork().network, domain: TEST_DOMAIN, allow: ['localhost'] }] });
       try {
         await again.ponte.waitOnline(30_000);
         const gatewayForm = await openSettings(alice, IRC_DOMAIN);

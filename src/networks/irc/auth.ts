@@ -71,7 +71,7 @@ export function clientOptions(profile: ConnectionProfile): IrcClientOptions & Tr
     username: profile.username,
     gecos: profile.realname,
     encoding: profile.encodingOut === 'utf-8' ? 'utf8' : profile.encodingOut,
-    version: 'ponte',
+    version: null, // CTCP VERSION is answered by ctcp.ts
     auto_reconnect: false,
     enable_chghost: true,
     transport: PonteTransport,
