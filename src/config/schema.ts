@@ -79,6 +79,8 @@ export const configSchema = z.strictObject({
           throttleLinesPerSecond: z.number().positive().default(2),
           /** Connections being opened to one IRC server at once (all users together): no reconnect storm after a restart. */
           maxConnectingPerServer: z.number().int().min(1).default(5),
+          /** Members who left in a netsplit stay shown this long, in case the link heals; then they leave in one batch. */
+          netsplitHoldMs: z.number().int().min(0).default(30_000),
           /**
            * Appended to a nick that is in use when connecting: repeated (`_`:
            * alice_, alice__), or numbered where it holds `{n}` (`|{n}`: alice|1).

@@ -78,7 +78,11 @@ export interface Participant {
   affiliation: Affiliation;
   /** The participant as a contact, where the network can tell (for a real JID in non-anonymous rooms). */
   contact?: NetworkAddress;
-  /** Presence show, if the network knows the participant is away etc. */
+  /**
+   * Presence show, if the network knows the participant is away etc. An
+   * update (participantChanged) keeps the previous show unless the key is
+   * present: set it to undefined to say "available again".
+   */
   show?: 'away' | 'xa' | 'dnd' | 'chat';
   status?: string;
 }
@@ -215,6 +219,13 @@ export interface NetworkSession {
   contactInfo?(contact: NetworkAddress): Promise<ContactInfo>;
   listRooms?(server: NetworkAddress | null, page: { limit: number; after?: string }): Promise<RoomListing>;
   history?(conversation: NetworkAddress, query: HistoryQuery): Promise<Array<{ nick: string; message: IncomingMessage }>>;
+  /**
+   * Bouncer mode: whether the user stays in `room` on the network when their
+   * last XMPP resource leaves it. Then the XMPP side keeps the room (what is
+   * said there goes on into the archive and the room's recent history) and a
+   * resource joining later finds it as it is now.
+   */
+  keepsRoom?(room: NetworkAddress): boolean;
   /** Drop and re-establish the connection(s). */
   reconnect?(): Promise<void>;
   /** The user's stored accounts changed (settings saved): use them from the next connection on. */

@@ -4,7 +4,9 @@
 // messages sent meanwhile reach IRC once each, in order; a server that stays
 // away ends in the rooms being left and the waiting message bounced; with
 // one registration allowed at a time, many users' connections reach the
-// server one after the other; and the flood limit paces a burst of lines.
+// server one after the other; the flood limit paces a burst of lines; and a
+// netsplit between two linked ngircds shows nothing for those who come back
+// and one batch of leaves for the others.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -247,6 +249,73 @@ for (const [kind, start] of SERVERS) {
       const spread = received.at(-1)!.receivedAt! - received[0]!.receivedAt!;
       assert.ok(spread >= 2_500, `9 lines arrived within ${spread} ms: not paced`);
       await bob.close();
+    });
+  });
+}
+
+for (const [kind, start] of SERVERS) {
+  const tag = kind === 'Prosody' ? 'p' : 'e';
+
+  describe(`IRC netsplit through ${kind}, on two linked ngircds`, () => {
+    let hub: IrcServer;
+    let leaf: IrcServer;
+    let t: TestGateway;
+    let alice: TestXmppClient;
+    const ircClients: IrcConnection[] = [];
+    const linkPassword = `link${tag}pw`;
+
+    /** Starts the leaf ngircd linked to the hub and waits for the link. */
+    async function startLeaf(): Promise<IrcServer> {
+      const server = await startNgircd({ name: 'leaf.localhost', peer: { name: 'irc.localhost', port: hub.port, password: linkPassword } });
+      const end = Date.now() + 15_000;
+      while (countLinks(serverLog(hub)) < links + 1) {
+        if (Date.now() > end) throw new Error(`the leaf did not link to the hub:\n${serverLog(hub).slice(-2000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      links += 1;
+      return server;
+    }
+    let links = 0;
+    const countLinks = (log: string) => (log.match(/Synchronization with "leaf\.localhost" done/g) ?? []).length;
+
+    before(async () => {
+      hub = await startNgircd({ peer: { name: 'leaf.localhost', password: linkPassword } });
+      leaf = await startLeaf();
+      t = await startTestGateway(start, {
+        env: { PONTE_NETWORKS_IRC_SERVERS: `${SERVER}:${hub.port}/plain`, PONTE_NETWORKS_IRC_NETSPLIT_HOLD_MS: '3000' },
+      });
+      alice = await t.client('alice');
+    });
+    after(async () => {
+      await Promise.all(ircClients.map((c) => c.close().catch(() => undefined)));
+      await t?.stop();
+      await leaf?.stop();
+      await hub?.stop();
+    });
+
+    test('those who return within the hold show nothing; the others leave in one batch with the split as reason', async () => {
+      const channel = `#split${tag}`;
+      const nick = `alice${tag}`;
+      const names = [`bob${tag}`, `carol${tag}`, `dave${tag}`];
+      for (const name of names) ircClients.push(await ircUser(leaf, name, channel));
+      await joinRoom(alice, channel, nick);
+
+      await leaf.stop();
+      // bob comes back at once (on the hub, as after a healed split), carol and dave do not.
+      const bob = await ircUser(hub, `bob${tag}`, channel);
+      ircClients.push(bob);
+      const gone = [];
+      for (const name of [`carol${tag}`, `dave${tag}`]) {
+        gone.push(await alice.waitFor((s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === `${roomJid(channel)}/${name}`, 15_000));
+      }
+      for (const presence of gone) assert.equal(presence.getChildText('status'), 'irc.localhost leaf.localhost');
+      // Nothing at all about bob: neither his leaving nor his return.
+      const aboutBob = alice.pending().filter((s) => s.is('presence') && s.attrs.from === `${roomJid(channel)}/bob${tag}`);
+      assert.deepEqual(aboutBob.map(String), []);
+      // And he is in the room as before: his message arrives from his nick.
+      bob.send(`PRIVMSG ${channel} :still here`);
+      const message = await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'still here', 10_000);
+      assert.equal(message.attrs.from, `${roomJid(channel)}/bob${tag}`);
     });
   });
 }

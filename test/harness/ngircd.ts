@@ -13,7 +13,27 @@ const execFileAsync = promisify(execFile);
 
 const NAME = 'irc.localhost';
 
-export async function startNgircd(): Promise<IrcServer> {
+export interface NgircdOptions {
+  /** Server name (default irc.localhost); two linked servers need two names. */
+  name?: string;
+  /**
+   * Another ngircd to link with (a network of two): with `port` this one
+   * connects to it, without it waits for it to connect. Same password both ways.
+   */
+  peer?: { name: string; port?: number; password: string };
+}
+
+export async function startNgircd(opts: NgircdOptions = {}): Promise<IrcServer> {
+  const name = opts.name ?? NAME;
+  const peer = opts.peer
+    ? `[Server]
+	Name = ${opts.peer.name}
+	Host = 127.0.0.1
+${opts.peer.port !== undefined ? `	Port = ${opts.peer.port}
+` : ''}	MyPassword = ${opts.peer.password}
+	PeerPassword = ${opts.peer.password}
+`
+    : '';
   const dir = tempDir('ngircd');
   removeOnExit(dir);
   // As root ngircd always drops to "nobody" after reading its config, cert and
@@ -37,7 +57,7 @@ export async function startNgircd(): Promise<IrcServer> {
     writeFileSync(
       configPath,
       `[Global]
-	Name = ${NAME}
+	Name = ${name}
 	Info = ponte test ngircd
 	Listen = 127.0.0.1
 	Ports = ${port}
@@ -71,7 +91,7 @@ export async function startNgircd(): Promise<IrcServer> {
 [Operator]
 	Name = admin
 	Password = adminpw
-`,
+${peer}`,
     );
 
   let proc: ServerProcess | null = null;
@@ -88,7 +108,7 @@ export async function startNgircd(): Promise<IrcServer> {
     try {
       // Exactly `) ready.`; `" ready` would also match earlier lines. A port it
       // cannot bind is only logged; ngircd keeps running on the others.
-      await p.waitFor(/Server "irc\.localhost" \(on "[^"]*"\) ready\./, 20_000);
+      await p.waitFor(new RegExp(`Server "${name.replaceAll('.', '\\.')}" \\(on "[^"]*"\\) ready\\.`), 20_000);
       const bindError = /Can't bind socket to address [^\n]*/.exec(p.output());
       if (bindError) throw Object.assign(new Error(`ngircd: ${bindError[0]}`), { code: 'EADDRINUSE' });
     } catch (err) {
@@ -112,7 +132,7 @@ export async function startNgircd(): Promise<IrcServer> {
 
   return {
     kind: 'ngircd',
-    name: NAME,
+    name,
     host: '127.0.0.1',
     port,
     tlsPort,

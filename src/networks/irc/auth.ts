@@ -74,6 +74,7 @@ export function clientOptions(profile: ConnectionProfile): IrcClientOptions & Tr
     version: null, // CTCP VERSION is answered by ctcp.ts
     auto_reconnect: false,
     enable_chghost: true,
+    enable_echomessage: true,
     transport: PonteTransport,
     ponte_encoding_in: profile.encodingIn,
     ponte_channel_encodings: profile.channelEncodings,

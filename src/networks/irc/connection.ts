@@ -25,14 +25,16 @@
 //   could not be rejoined). A line counts as sent once written to the socket.
 // - IRC has no message ids (without message-tags): every line gets a UUID.
 import { randomUUID } from 'node:crypto';
-import { Client } from 'irc-framework';
+import { Client, Message } from 'irc-framework';
 import { GatewayError, type ErrorCondition } from '../../core/errors.js';
-import type { IncomingMessage } from '../../core/message.js';
+import type { ChatState, IncomingMessage, OutgoingMessage } from '../../core/message.js';
 import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, NetworkAddress, Participant, Role, Subject } from '../types.js';
 import { contactAddress, ircLower, roomAddress } from './addresses.js';
 import { afterRegistration, clientOptions, watchConnection } from './auth.js';
 import { ircToStyling, stylingToIrc } from './format.js';
+import { chatStateOf, EchoWaiters, EXTRA_CAPS, ReactionBook, typingOf, TypingThrottle } from './ircv3.js';
+import { isNetsplit, SplitHold } from './netsplit.js';
 import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect.js';
 import type { ConnectionProfile } from './settings.js';
 import { lineBudget, splitMessage } from './split.js';
@@ -46,6 +48,8 @@ export interface ConnectionPolicy {
   reconnect: BackoffOptions & { attempts: number };
   throttle: { burst: number; linesPerSecond: number };
   gate: ConnectGate;
+  /** How long members who left in a netsplit stay out of sight, waiting for the netjoin. */
+  netsplitHoldMs: number;
 }
 
 /** A message (one or more lines) waiting to be written. */
@@ -53,8 +57,19 @@ interface Outgoing {
   line: string;
   /** Lowercased channel the line goes to, if any: a channel not rejoined bounces it. */
   channel?: string;
-  message: { remaining: number; settled: boolean; resolve(): void; reject(err: GatewayError): void };
+  /** Lowercased target whose echo (echo-message) completes this line, and its label. */
+  echo?: { target: string; label?: string };
+  echoTimer?: NodeJS.Timeout;
+  /** Position of the line in its message (ids come back in line order). */
+  index: number;
+  message: { remaining: number; settled: boolean; ids: string[]; resolve(ids: string[]): void; reject(err: GatewayError): void };
 }
+
+/** A line to send: text built by irc-framework, and whether its echo is awaited. */
+type OutLine = string | { line: string; echoTarget?: string; label?: string };
+
+/** How long an echo may take before the line counts as sent anyway. */
+const ECHO_TIMEOUT_MS = 20_000;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- irc-framework events carry untyped payloads
 type Listener = (...args: any[]) => void;
@@ -63,6 +78,8 @@ export interface ChannelMember {
   nick: string;
   /** Prefix mode letters: q, a, o, h, v. */
   modes: Set<string>;
+  /** The away message (away-notify), when the member is away. */
+  away?: string;
 }
 
 interface ChannelState {
@@ -122,12 +139,17 @@ export function roleOf(modes: ReadonlySet<string>, moderated = false): { role: R
 }
 
 export function participantOf(member: ChannelMember): Participant {
-  return { nick: member.nick, ...roleOf(member.modes) };
+  return { nick: member.nick, ...roleOf(member.modes), ...awayOf(member) };
+}
+
+/** Always both keys: an update without them would keep the show of before (the XMPP side merges). */
+function awayOf(member: ChannelMember): Pick<Participant, 'show' | 'status'> {
+  return member.away !== undefined ? { show: 'away', status: member.away } : { show: undefined, status: undefined };
 }
 
 /** The member as a participant of a channel that is moderated (+m) or not. */
 export function participantIn(member: ChannelMember, moderated: boolean): Participant {
-  return { nick: member.nick, ...roleOf(member.modes, moderated) };
+  return { nick: member.nick, ...roleOf(member.modes, moderated), ...awayOf(member) };
 }
 
 /** Throws unless `value` can be one IRC parameter (a middle one: no spaces either). */
@@ -161,6 +183,11 @@ export class IrcConnection {
   private socketLive = false;
   private lastSocketError: (Error & { code?: string }) | undefined;
   private readonly outbox: SendQueue<Outgoing>;
+  private readonly echoes = new EchoWaiters<Outgoing>();
+  private readonly reactions = new ReactionBook();
+  private readonly typing = new TypingThrottle();
+  private labels = 0;
+  private readonly splits: SplitHold<ChannelMember>;
   /** Lines accepted while the connection is down, in order. */
   private held: Outgoing[] = [];
   private wake: (() => void) | null = null;
@@ -189,10 +216,23 @@ export class IrcConnection {
     this.outbox = new SendQueue<Outgoing>(bucket, (item) => this.write(item), undefined, (err) =>
       this.log.warn({ server: this.server, err: (err as Error).message }, 'IRC line not written'),
     );
+    this.splits = new SplitHold<ChannelMember>(policy.netsplitHoldMs, (channel, members, reason) => {
+      const state = this.channels.get(channel);
+      if (!state?.joined) return;
+      const nicks = members.map((member) => member.nick);
+      if (this.sink.participantsLeft) this.sink.participantsLeft(state.address, nicks, reason);
+      else for (const nick of nicks) this.sink.participantLeft(state.address, nick, reason);
+    });
+    this.client.requestCap([...EXTRA_CAPS]);
     this.listen();
     // Before listenForRegistration: SASL and PASS refusals get their own condition.
     watchConnection(this.client, endpoint, (condition, detail) => this.failAttempt(new GatewayError(condition, detail)));
     this.listenForRegistration();
+  }
+
+  /** Whether the server acknowledged an IRCv3 capability on this connection. */
+  hasCap(name: string): boolean {
+    return this.client.network.cap.isEnabled(name);
   }
 
   get where(): string {
@@ -325,6 +365,14 @@ export class IrcConnection {
   private async reconnect(why: string): Promise<void> {
     this.phase = 'reconnecting';
     this.held = [...this.outbox.clear(), ...this.held];
+    // The rejoin's NAMES will tell who is there: splits held from before are moot.
+    this.splits.forget();
+    // Lines written but not echoed yet may or may not have reached the server: never sent twice.
+    for (const item of this.echoes.all()) {
+      this.echoes.drop(item);
+      clearTimeout(item.echoTimer);
+      lineDone(item, randomUUID());
+    }
     for (const state of this.channels.values()) state.joined = false;
     for (const [, pending] of this.pendingJoins) pending.reject(new GatewayError('remote-server-not-found', `The connection to ${this.server} was lost.`));
     this.log.info({ server: this.server, why }, 'IRC connection lost, reconnecting');
@@ -405,22 +453,30 @@ export class IrcConnection {
     this.shutdown(reason);
   }
 
-  /** Hands a line to the queue; it is written when the bucket and the connection allow. */
-  private enqueue(lines: string[], channel?: string): Promise<void> {
+  /**
+   * Hands lines to the queue; they are written when the bucket and the
+   * connection allow. Resolves with one id per line: the server's msgid from
+   * the echo where echo-message is on, else a fresh UUID.
+   */
+  private enqueue(lines: OutLine[], channel?: string): Promise<string[]> {
     if (!this.open) return Promise.reject(new GatewayError('recipient-unavailable', `The connection to ${this.server} is closed.`));
-    if (lines.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const message = { remaining: lines.length, settled: false, resolve, reject };
-      for (const line of lines) {
-        const item: Outgoing = { line, message, ...(channel !== undefined ? { channel } : {}) };
+    if (lines.length === 0) return Promise.resolve([]);
+    return new Promise<string[]>((resolve, reject) => {
+      const message = { remaining: lines.length, settled: false, ids: [] as string[], resolve, reject };
+      lines.forEach((out, index) => {
+        const item: Outgoing =
+          typeof out === 'string'
+            ? { line: out, message, index }
+            : { line: out.line, message, index, ...(out.echoTarget !== undefined ? { echo: { target: out.echoTarget, ...(out.label ? { label: out.label } : {}) } } : {}) };
+        if (channel !== undefined) item.channel = channel;
         if (this.phase === 'online') this.outbox.push(item);
         else this.held.push(item);
-      }
+      });
     });
   }
 
   /** For lines nobody waits on (PART, KICK, NICK): a bounce only goes to the log. */
-  private enqueueQuietly(lines: string[]): void {
+  private enqueueQuietly(lines: OutLine[]): void {
     this.enqueue(lines).catch((err: Error) => this.log.debug({ server: this.server, err: err.message }, 'IRC line not sent'));
   }
 
@@ -431,11 +487,42 @@ export class IrcConnection {
       return;
     }
     this.client.raw(item.line);
-    item.message.remaining -= 1;
-    if (item.message.remaining === 0 && !item.message.settled) {
-      item.message.settled = true;
-      item.message.resolve();
+    if (item.echo && this.hasCap('echo-message')) {
+      // Sent, but done only when the server echoes it (or refuses it).
+      this.echoes.add(item.echo.target, item, item.echo.label);
+      item.echoTimer = setTimeout(() => {
+        this.echoes.drop(item);
+        lineDone(item, randomUUID());
+      }, ECHO_TIMEOUT_MS);
+      item.echoTimer.unref();
+      return;
     }
+    lineDone(item, randomUUID());
+  }
+
+  /** Our own line came back (echo-message): it is done, with the server's id. */
+  private echoed(target: string, tags: Record<string, string> | undefined): boolean {
+    const item = this.echoes.take(ircLower(target), tags?.label);
+    if (!item) return false;
+    clearTimeout(item.echoTimer);
+    lineDone(item, tags?.msgid ?? randomUUID());
+    return true;
+  }
+
+  /** The server refused a line to `target` (404, 401...): the message bounces with its words. */
+  private refused(target: string, err: GatewayError): void {
+    if (!this.hasCap('echo-message')) return;
+    const item = this.echoes.take(ircLower(target));
+    if (!item) return;
+    clearTimeout(item.echoTimer);
+    failMessage(item, err);
+  }
+
+  /** A line built by irc-framework, with IRCv3 tags (escaped by it). */
+  private tagged(tags: Record<string, string>, command: string, ...params: string[]): string {
+    const message = new Message(command, ...params);
+    Object.assign(message.tags, tags);
+    return message.to1459();
   }
 
   private isMe(nick: string | undefined): boolean {
@@ -526,6 +613,7 @@ export class IrcConnection {
     if (!state) return;
     state.leaving = true;
     this.channels.delete(lower);
+    this.splits.forget(lower);
     if (this.phase !== 'online') return;
     const why = reason ? oneLine(reason) : '';
     this.enqueueQuietly([why ? this.client.rawString('PART', state.name, why) : this.client.rawString('PART', state.name)]);
@@ -537,16 +625,49 @@ export class IrcConnection {
     return state !== undefined && (state.joined || this.phase === 'reconnecting');
   }
 
-  /** PRIVMSG (or CTCP ACTION) lines to `target`; resolves with one id per line once all are written. */
-  async say(target: string, body: string, action: boolean): Promise<string[]> {
+  /**
+   * PRIVMSG (or CTCP ACTION) lines to `target`; resolves with one id per line
+   * once all are written (echoed, with echo-message). A reply carries
+   * +draft/reply where the server has message-tags, else "nick: " in front.
+   */
+  async say(target: string, body: string, action: boolean, replyTo?: OutgoingMessage['replyTo']): Promise<string[]> {
     checkParam(target, 'recipient', true);
-    const lines = splitMessage(stylingToIrc(body), lineBudget({ nick: this.nick, target, action })).map((piece) =>
-      this.client.rawString('PRIVMSG', target, action ? `\x01ACTION ${piece}\x01` : piece),
-    );
-    if (lines.length === 0) throw new GatewayError('not-acceptable', 'An empty message cannot be sent to IRC.');
+    const tagsOk = this.hasCap('message-tags');
+    let text = body;
+    if (replyTo?.nick && !(tagsOk && replyTo.id) && !action && !text.startsWith(`${replyTo.nick}:`)) text = `${replyTo.nick}: ${text}`;
+    const echo = this.hasCap('echo-message');
+    const labelled = echo && this.hasCap('labeled-response');
+    const pieces = splitMessage(stylingToIrc(text), lineBudget({ nick: this.nick, target, action }));
+    if (pieces.length === 0) throw new GatewayError('not-acceptable', 'An empty message cannot be sent to IRC.');
+    const lines: OutLine[] = pieces.map((piece, i) => {
+      const tags: Record<string, string> = {};
+      const label = labelled ? `p${(this.labels = (this.labels + 1) % 1e9)}` : undefined;
+      if (label) tags.label = label;
+      if (i === 0 && tagsOk && replyTo?.id) tags['+draft/reply'] = replyTo.id;
+      const line = this.tagged(tags, 'PRIVMSG', target, action ? `\x01ACTION ${piece}\x01` : piece);
+      return { line, echoTarget: ircLower(target), ...(label ? { label } : {}) };
+    });
     const channel = this.channels.has(ircLower(target)) ? ircLower(target) : undefined;
-    await this.enqueue(lines, channel);
-    return lines.map(() => randomUUID());
+    return this.enqueue(lines, channel);
+  }
+
+  /** XEP-0085 as IRCv3 +typing (a TAGMSG), where the server has message-tags; else nothing. */
+  sendTyping(target: string, state: ChatState): void {
+    if (!this.hasCap('message-tags') || this.phase !== 'online') return;
+    checkParam(target, 'recipient', true);
+    const value = typingOf(state);
+    if (!this.typing.allow(ircLower(target), value)) return;
+    this.enqueueQuietly([this.tagged({ '+typing': value }, 'TAGMSG', target)]);
+  }
+
+  /** XEP-0444 as IRCv3 +draft/react: the emojis not sent yet, one TAGMSG each. */
+  async react(target: string, messageId: string, emojis: string[]): Promise<void> {
+    if (!this.hasCap('message-tags')) {
+      throw new GatewayError('feature-not-implemented', `${this.server} does not carry reactions (no IRCv3 message-tags).`);
+    }
+    checkParam(target, 'recipient', true);
+    const fresh = this.reactions.toSend(messageId, this.nick, emojis);
+    await this.enqueue(fresh.map((emoji) => this.tagged({ '+draft/react': emoji, '+draft/reply': messageId }, 'TAGMSG', target)));
   }
 
   /** Lines typed to the server JID, sent as they are (one per line; this is the user's own connection). */
@@ -555,11 +676,10 @@ export class IrcConnection {
       .split(/\r\n|\r|\n/)
       .map((line) => line.replace(/\0/g, '').trim())
       .filter((line) => line !== '');
-    await this.enqueue(lines);
-    return lines.map(() => randomUUID());
+    return this.enqueue(lines);
   }
 
-  setTopic(channel: string, topic: string): Promise<void> {
+  setTopic(channel: string, topic: string): Promise<unknown> {
     checkParam(channel, 'channel name', true);
     return this.ops.setTopic(channel, oneLine(topic));
   }
@@ -627,7 +747,7 @@ export class IrcConnection {
     this.channels.clear();
     if (this.phase !== 'online') return this.shutdown(reason);
     this.phase = 'quitting';
-    this.outbox.push({ line: this.client.rawString('QUIT', oneLine(reason) || 'bye'), message: { remaining: 1, settled: false, resolve() {}, reject() {} } });
+    this.outbox.push({ line: this.client.rawString('QUIT', oneLine(reason) || 'bye'), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
     // Time for the lines queued before the QUIT to go out at the throttled pace, then 3 s for the server's answer.
     const drain = this.policy.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.policy.throttle.linesPerSecond;
     const timer = setTimeout(() => this.shutdown(reason), Math.min(drain, 60_000) + 3_000);
@@ -646,6 +766,7 @@ export class IrcConnection {
     for (const item of [...this.outbox.clear(), ...this.held.splice(0)]) failMessage(item, bounce);
     const left = [...this.channels.values()];
     this.channels.clear();
+    this.splits.forget();
     for (const [, pending] of this.pendingJoins) pending.reject(new GatewayError('remote-server-not-found', reason));
     for (const channel of left) this.sink.roomLeft(channel.address, reason);
     this.markClosed();
@@ -670,6 +791,12 @@ export class IrcConnection {
       if (!state) return;
       if (this.isMe(event.nick)) {
         state.joined = true;
+        return;
+      }
+      const back = this.splits.returned(ircLower(state.name), ircLower(event.nick));
+      if (back) {
+        // A netjoin: back from a split the user was never shown.
+        state.members.set(ircLower(event.nick), back);
         return;
       }
       const member: ChannelMember = { nick: event.nick, modes: new Set() };
@@ -738,8 +865,14 @@ export class IrcConnection {
 
     client.on('quit', (event: { nick: string; message: string }) => {
       const lower = ircLower(event.nick);
-      for (const state of this.channels.values()) {
-        if (state.members.delete(lower)) this.sink.participantLeft(state.address, event.nick, event.message || undefined);
+      const split = isNetsplit(event.message);
+      for (const [key, state] of this.channels) {
+        const member = state.members.get(lower);
+        if (!member) continue;
+        state.members.delete(lower);
+        // A netsplit: out of sight for a while, in case the link heals (netsplit.ts).
+        if (split) this.splits.add(key, lower, member, event.message);
+        else this.sink.participantLeft(state.address, event.nick, event.message || undefined);
       }
     });
 
@@ -790,6 +923,13 @@ export class IrcConnection {
           this.sink.notice({ kind: 'server', id: this.server }, fromIrc(event.message));
           return;
         }
+        // Our own line echoed (echo-message): it completes what we sent, it is not news.
+        if (this.isMe(event.nick) && this.hasCap('echo-message')) {
+          this.echoed(event.target, event.tags);
+          return;
+        }
+        const reply = event.tags?.['+draft/reply'];
+        if (reply) extra.replyTo = { id: reply };
         const state = channelOf(event.target.replace(/^[~&@%+]+(?=[#&+!])/, ''));
         if (state?.joined) {
           this.sink.roomMessage(state.address, event.nick, this.message(event, extra));
@@ -800,6 +940,47 @@ export class IrcConnection {
     client.on('privmsg', onMessage('privmsg'));
     client.on('action', onMessage('action'));
     client.on('notice', onMessage('notice'));
+
+    // Client-only tags without a message: typing and reactions.
+    client.on('tagmsg', (event: { nick?: string; target: string; tags?: Record<string, string> }) => {
+      if (!event.nick || this.isMe(event.nick)) return;
+      const state = channelOf(event.target);
+      const conversation = state?.joined ? state.address : this.isMe(event.target) ? contactAddress(event.nick, this.server) : null;
+      if (!conversation) return;
+      const typing = chatStateOf(event.tags?.['+typing']);
+      if (typing) this.sink.chatState(conversation, event.nick, typing);
+      const emoji = event.tags?.['+draft/react'];
+      const target = event.tags?.['+draft/reply'];
+      if (emoji && target) this.sink.reacted(conversation, event.nick, target, this.reactions.add(target, event.nick, emoji));
+    });
+
+    // The server refused a line we sent: with echo-message its message bounces with the reason.
+    client.on('irc error', (event: { error: string; channel?: string; nick?: string; reason?: string }) => {
+      const reason = event.reason ? `: ${event.reason}` : '';
+      if (event.error === 'cannot_send_to_channel' && event.channel) {
+        this.refused(event.channel, new GatewayError('forbidden', `${event.channel} refused the message${reason}.`));
+      } else if ((event.error === 'no_such_nick' || event.error === 'cannot_send_to_user') && event.nick) {
+        this.refused(event.nick, new GatewayError(event.error === 'no_such_nick' ? 'item-not-found' : 'forbidden', `${event.nick} cannot receive the message${reason}.`));
+      }
+    });
+
+    // away-notify (and 301 answers): members shown away with their message, or back.
+    const setAway = (nick: string, away: string | undefined) => {
+      const lower = ircLower(nick);
+      for (const state of this.channels.values()) {
+        const member = state.members.get(lower);
+        if (!member || !state.joined || member.away === away) continue;
+        if (away === undefined) delete member.away;
+        else member.away = away;
+        this.sink.participantChanged(state.address, participantOf(member));
+      }
+    };
+    client.on('away', (event: { nick: string; message: string; self?: boolean }) => {
+      if (!event.self && !this.isMe(event.nick)) setAway(event.nick, event.message || 'away');
+    });
+    client.on('back', (event: { nick: string; self?: boolean }) => {
+      if (!event.self && !this.isMe(event.nick)) setAway(event.nick, undefined);
+    });
 
     this.ops.listen();
     answerCtcp(client, () => this.nick, (a, b) => ircLower(a) === ircLower(b), (line) => this.sendLines([line]), this.log);
@@ -813,7 +994,7 @@ export class IrcConnection {
 
   /** Lines (built with client.rawString) through the flood-controlled queue; resolves once written. */
   sendLines(lines: string[]): Promise<void> {
-    return this.enqueue(lines);
+    return this.enqueue(lines).then(() => undefined);
   }
 
   /** What is appended to a nick in use while registering (nicks.ts); the session sets it from the config. */
@@ -823,6 +1004,15 @@ export class IrcConnection {
 /** IRC text as the XMPP side shows it: formatting as XEP-0393, nothing XML cannot carry. */
 function fromIrc(text: string): string {
   return ircToStyling(text).replace(NOT_XML, '');
+}
+
+function lineDone(item: Outgoing, id: string): void {
+  item.message.ids[item.index] = id;
+  item.message.remaining -= 1;
+  if (item.message.remaining === 0 && !item.message.settled) {
+    item.message.settled = true;
+    item.message.resolve(item.message.ids);
+  }
 }
 
 function failMessage(item: Outgoing, err: GatewayError): void {

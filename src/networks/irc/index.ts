@@ -18,10 +18,16 @@ export interface IrcNetworkSettings extends IrcSettings {
   throttleBurst: number;
   throttleLinesPerSecond: number;
   maxConnectingPerServer: number;
+  netsplitHoldMs: number;
 }
 
 /** Only what works end to end; more as it is built (issue 4). */
-const CAPABILITIES: readonly Capability[] = ['rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'ban', 'roles', 'invites', 'room-list'];
+const CAPABILITIES: readonly Capability[] = [
+  'rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'ban', 'roles', 'invites',
+  // Through IRCv3 tags where the server has them (typing, reactions), else a fallback or a clear error (ircv3.ts).
+  'chat-states', 'replies', 'reactions',
+  'room-list',
+];
 
 export function createIrcNetwork(settings: IrcNetworkSettings & IrcNetworkConfig): Network {
   const runtime = createIrcRuntime(settings);
@@ -30,6 +36,7 @@ export function createIrcNetwork(settings: IrcNetworkSettings & IrcNetworkConfig
     reconnect: { attempts: settings.reconnectAttempts, initialMs: settings.reconnectInitialMs, maxMs: settings.reconnectMaxMs },
     throttle: { burst: settings.throttleBurst, linesPerSecond: settings.throttleLinesPerSecond },
     gate: new ConnectGate(settings.maxConnectingPerServer),
+    netsplitHoldMs: settings.netsplitHoldMs,
   };
   return {
     name: 'irc',

@@ -30,6 +30,13 @@ declare module 'irc-framework' {
     tags: Record<string, string>;
   }
 
+  /** A line to build: tags (escaped on output), command, parameters. */
+  export class Message {
+    constructor(command: string, ...params: string[]);
+    tags: Record<string, string>;
+    to1459(): string;
+  }
+
   export class Client extends EventEmitter {
     constructor(options?: Partial<IrcClientOptions>);
     user: { nick: string; username: string; host?: string };
@@ -38,7 +45,10 @@ declare module 'irc-framework' {
       supports(name: string): string | boolean | undefined;
       isChannelName(name: string): boolean;
       options: Record<string, unknown>;
+      cap: { isEnabled(name: string): boolean; enabled: string[] };
     };
+    /** Capabilities to ask for in CAP REQ, beyond irc-framework's own list. */
+    requestCap(caps: string | string[]): void;
     connected: boolean;
     connection: { connected: boolean; end(data?: string): void };
     connect(options?: IrcClientOptions): void;

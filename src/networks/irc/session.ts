@@ -10,7 +10,7 @@
 //   connection to that server (which must be open: join a channel first).
 // - A message to `nick%server` needs an open connection to that server too.
 import { GatewayError } from '../../core/errors.js';
-import type { OutgoingMessage, SentReceipt } from '../../core/message.js';
+import type { ChatState, OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
 import { isNick, splitId, type IrcSettings } from './addresses.js';
@@ -126,13 +126,27 @@ export class IrcSession implements NetworkSession {
     const { name, server } = splitId(to.id);
     const connection = this.connectionFor(server);
     if (to.kind === 'room' && !connection.isIn(name)) throw new GatewayError('not-acceptable', `You are not in ${name}; join it first.`);
-    return { ids: await connection.say(name, message.body, message.action === true) };
+    return { ids: await connection.say(name, message.body, message.action === true, message.replyTo) };
   }
 
   async sendPrivate(room: NetworkAddress, nick: string, message: OutgoingMessage): Promise<SentReceipt> {
     const { server } = splitId(room.id);
     if (!isNick(nick)) throw new GatewayError('item-not-found', `${nick} cannot be an IRC nickname.`);
-    return { ids: await this.connectionFor(server).say(nick, message.body, message.action === true) };
+    return { ids: await this.connectionFor(server).say(nick, message.body, message.action === true, message.replyTo) };
+  }
+
+  /** Typing (XEP-0085) as IRCv3 +typing where the server carries it; a hint, never an error. */
+  async setChatState(to: NetworkAddress, state: ChatState): Promise<void> {
+    if (to.kind === 'server') return;
+    const { name, server } = splitId(to.id);
+    const connection = this.connections.get(server);
+    if (connection?.online && (to.kind !== 'room' || connection.isIn(name))) connection.sendTyping(name, state);
+  }
+
+  async react(to: NetworkAddress, targetId: string, emojis: string[]): Promise<void> {
+    if (to.kind === 'server') throw new GatewayError('feature-not-implemented', 'Reactions go to channels and people, not to the server.');
+    const { name, server } = splitId(to.id);
+    await this.connectionFor(server).react(name, targetId, emojis);
   }
 
   async setSubject(room: NetworkAddress, subject: string): Promise<void> {

@@ -8,6 +8,10 @@
 // a resource that asks for another nick gets the current one, with status 210
 // (the service assigned the nick), rather than renaming every other resource;
 // a nick change is a presence to room/newnick from a resource already in.
+// Bouncer mode (NetworkSession.keepsRoom): when the network keeps the user in
+// a room, the last resource leaving does not leave it on the network; the
+// room stays with no resource, its messages go on into the archive and its
+// recent history, and the next resource to join gets the room as it is.
 import type { GatewayDomain } from '../../core/core.js';
 import { GatewayError } from '../../core/errors.js';
 import { RoomState } from '../../core/rooms.js';
@@ -233,7 +237,9 @@ export async function removeResource(
 ): Promise<void> {
   if (!room.resources.delete(resource)) return;
   const last = room.resources.size === 0;
-  if (last && session.room(room.address) === room) session.rooms.delete(room.address.id);
+  // Bouncer mode: the network keeps the user in the room with nobody on the XMPP side.
+  const kept = last && session.remote.keepsRoom?.(room.address) === true;
+  if (last && !kept && session.room(room.address) === room) session.rooms.delete(room.address.id);
   await sendInOrder(context, [
     unavailablePresence({
       roomJid: room.jid,
@@ -245,6 +251,10 @@ export async function removeResource(
     }),
   ]);
   if (!last) return;
+  if (kept) {
+    context.log.info({ room: room.jid, user: session.userJid }, 'room kept while the user is away (persistent)');
+    return;
+  }
   try {
     await session.remote.leaveRoom(room.address, reason);
   } catch (err) {

@@ -1,0 +1,71 @@
+// Netsplits: when the link between two IRC servers breaks, everyone on the
+// far side quits at once with the two server names as reason, and most come
+// back (a netjoin) when the link heals. Shown one by one, that is hundreds of
+// unavailable presences and then as many available ones.
+//
+// Decisions:
+// - A QUIT whose reason is exactly two host names is a netsplit (what
+//   servers send; a user cannot choose that reason: servers prefix user
+//   quit messages, e.g. "Quit: ...").
+// - The members who split are held out of sight for `holdMs`: nothing is
+//   shown. Whoever joins again meanwhile is back without a presence either
+//   way; whoever has not returned by then is shown leaving, one batch per
+//   channel (EventSink.participantsLeft), with the split as the reason.
+
+const HOST = '[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)+';
+const NETSPLIT = new RegExp(`^${HOST} ${HOST}$`);
+
+export function isNetsplit(reason: string | undefined): boolean {
+  return reason !== undefined && NETSPLIT.test(reason);
+}
+
+/** Members who split, per channel, until they return or the hold ends. */
+export class SplitHold<M> {
+  private readonly held = new Map<string, Map<string, { member: M; reason: string }>>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly holdMs: number,
+    private readonly expire: (channel: string, members: M[], reason: string) => void,
+  ) {}
+
+  /** `member` (key `nick`, lowercased) of `channel` split with `reason`. */
+  add(channel: string, nick: string, member: M, reason: string): void {
+    const members = this.held.get(channel) ?? new Map<string, { member: M; reason: string }>();
+    members.set(nick, { member, reason });
+    this.held.set(channel, members);
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.holdMs);
+      this.timer.unref();
+    }
+  }
+
+  /** The member, if `nick` was held in `channel` (a netjoin): no longer held. */
+  returned(channel: string, nick: string): M | undefined {
+    const members = this.held.get(channel);
+    const entry = members?.get(nick);
+    if (!entry) return undefined;
+    members!.delete(nick);
+    if (members!.size === 0) this.held.delete(channel);
+    return entry.member;
+  }
+
+  /** Forgets a channel (the user left it, or the connection is gone). */
+  forget(channel?: string): void {
+    if (channel === undefined) this.held.clear();
+    else this.held.delete(channel);
+  }
+
+  /** The hold is over: those still away are reported, one batch per channel and reason. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const held = [...this.held];
+    this.held.clear();
+    for (const [channel, members] of held) {
+      const byReason = new Map<string, M[]>();
+      for (const { member, reason } of members.values()) byReason.set(reason, [...(byReason.get(reason) ?? []), member]);
+      for (const [reason, list] of byReason) this.expire(channel, list, reason);
+    }
+  }
+}
