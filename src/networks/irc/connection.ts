@@ -42,6 +42,7 @@ import { SendQueue, TokenBucket } from './throttle.js';
 import { ChannelOps } from './channel-ops.js';
 import { answerCtcp } from './ctcp.js';
 import { alternativeNick, DEFAULT_NICK_SUFFIX } from './nicks.js';
+import { Ircv3Batches } from './multiline-and-history.js';
 
 /** How connections to IRC servers behave: the same for every user (from networks.irc). */
 export interface ConnectionPolicy {
@@ -106,6 +107,8 @@ export interface JoinResult {
   members: ChannelMember[];
   ownModes: Set<string>;
   subject?: Subject;
+  /** The server's recent history of the channel (IRCv3 chathistory), oldest first. */
+  history?: Array<{ nick: string; message: IncomingMessage }>;
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -169,6 +172,8 @@ interface Attempt {
   release(): void;
   timer: NodeJS.Timeout;
   nickTries: number;
+  /** The nick asked for: the user's current one (after a /nick, a reconnect keeps it). */
+  nick: string;
 }
 
 export class IrcConnection {
@@ -224,6 +229,7 @@ export class IrcConnection {
       else for (const nick of nicks) this.sink.participantLeft(state.address, nick, reason);
     });
     this.client.requestCap([...EXTRA_CAPS]);
+    this.ircv3 = new Ircv3Batches(this.client, ircLower, (text) => this.sink.notice({ kind: 'server', id: this.server }, text), this.log);
     this.listen();
     // Before listenForRegistration: SASL and PASS refusals get their own condition.
     watchConnection(this.client, endpoint, (condition, detail) => this.failAttempt(new GatewayError(condition, detail)));
@@ -234,6 +240,9 @@ export class IrcConnection {
   hasCap(name: string): boolean {
     return this.client.network.cap.isEnabled(name);
   }
+
+  /** IRCv3 chathistory on join and draft/multiline (multiline-and-history.ts). */
+  private readonly ircv3: Ircv3Batches;
 
   get where(): string {
     return `${this.endpoint.host}:${this.endpoint.port}${this.endpoint.tls ? ' (TLS)' : ' (plain text)'}`;
@@ -280,10 +289,11 @@ export class IrcConnection {
         () => this.failAttempt(new GatewayError('remote-server-timeout', `no answer from ${this.where} within ${CONNECT_TIMEOUT_MS / 1000} s`)),
         CONNECT_TIMEOUT_MS,
       );
-      this.attempt = { resolve, reject, release, timer, nickTries: 0 };
+      this.attempt = { resolve, reject, release, timer, nickTries: 0, nick: this.nick };
       this.lastSocketError = undefined;
       this.socketLive = true;
-      this.client.connect(clientOptions(this.endpoint));
+      // The user's profile (auth.ts), with the nick of now: a reconnection asks for the current one.
+      this.client.connect({ ...clientOptions(this.endpoint), nick: this.nick });
     });
   }
 
@@ -335,9 +345,9 @@ export class IrcConnection {
       if (!attempt) return;
       attempt.nickTries += 1;
       if (attempt.nickTries > NICK_RETRIES) {
-        return this.failAttempt(new GatewayError('conflict', `the nickname ${this.requestedNick} and ${NICK_RETRIES} alternatives are in use`));
+        return this.failAttempt(new GatewayError('conflict', `the nickname ${attempt.nick} and ${NICK_RETRIES} alternatives are in use`));
       }
-      this.client.changeNick(alternativeNick(this.requestedNick, attempt.nickTries, this.nickSuffix));
+      this.client.changeNick(alternativeNick(attempt.nick, attempt.nickTries, this.nickSuffix));
       this.log.debug({ server: this.server, taken: event.nick }, 'IRC nick in use, trying another');
     });
     this.client.on('nick invalid', (event: { nick: string; reason: string }) => {
@@ -387,6 +397,7 @@ export class IrcConnection {
       });
       this.wake = null;
       if (this.phase !== 'reconnecting') return;
+      const nickBefore = this.nick;
       try {
         await this.register();
       } catch (err) {
@@ -398,6 +409,10 @@ export class IrcConnection {
       if (this.phase !== 'reconnecting') return;
       this.phase = 'online';
       this.sink.connectionState('online', `reconnected to ${this.where} as ${this.nick}`);
+      // The nick was taken meanwhile (a ghost of ours, say): the rooms learn the one we got.
+      if (ircLower(nickBefore) !== ircLower(this.nick)) {
+        for (const state of this.channels.values()) this.sink.nickChanged(state.address, nickBefore, this.nick);
+      }
       await this.rejoinAll();
       this.release();
       return;
@@ -560,7 +575,9 @@ export class IrcConnection {
       if (this.channels.get(lower) === state && !state.joined) this.channels.delete(lower);
       throw err;
     }
+    const history = await this.ircv3.joinHistory(state.name, (line) => this.enqueue([line], lower).then(() => undefined));
     const result = this.snapshot(state);
+    if (history.length > 0) result.history = history.map(({ kind, event }) => ({ nick: event.nick, message: this.message(event, kind === 'action' ? { action: true } : kind === 'notice' ? { notice: true } : {}) }));
     const topic = this.pendingTopics.get(lower);
     this.pendingTopics.delete(lower);
     if (topic) result.subject = { text: topic };
@@ -648,6 +665,10 @@ export class IrcConnection {
       return { line, echoTarget: ircLower(target), ...(label ? { label } : {}) };
     });
     const channel = this.channels.has(ircLower(target)) ? ircLower(target) : undefined;
+    // draft/multiline: one batch, written in one piece, one message on IRC (multiline.ts).
+    const batchTags = { ...(labelled ? { label: `p${(this.labels = (this.labels + 1) % 1e9)}` } : {}), ...(tagsOk && replyTo?.id ? { '+draft/reply': replyTo.id } : {}) };
+    const batch = this.ircv3.multilineBatch(target, stylingToIrc(text), { nick: this.nick, action }, batchTags);
+    if (batch) return this.enqueue([{ line: batch.lines.join('\r\n'), echoTarget: ircLower(target), ...(batch.label ? { label: batch.label } : {}) }], channel);
     return this.enqueue(lines, channel);
   }
 
@@ -918,6 +939,7 @@ export class IrcConnection {
     const onMessage =
       (kind: 'privmsg' | 'action' | 'notice') =>
       (event: { nick: string; target: string; message: string; from_server?: boolean; tags?: Record<string, string>; time?: number }) => {
+        if (this.ircv3.absorb(kind, event)) return;
         const extra: Partial<IncomingMessage> = kind === 'action' ? { action: true } : kind === 'notice' ? { notice: true } : {};
         if (event.from_server || !event.nick) {
           this.sink.notice({ kind: 'server', id: this.server }, fromIrc(event.message));

@@ -54,6 +54,7 @@ export class IrcSession implements NetworkSession {
       participants: joined.members.map(participantOf),
       ...roleOf(joined.ownModes),
       ...(joined.subject ? { subject: joined.subject } : {}),
+      ...(joined.history ? { history: joined.history } : {}),
     };
   }
 

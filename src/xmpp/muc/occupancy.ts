@@ -18,6 +18,8 @@ import { RoomState } from '../../core/rooms.js';
 import type { Session } from '../../core/sessions.js';
 import type { JoinedRoom } from '../../networks/types.js';
 import type { XmppContext } from '../context.js';
+import { mamEnabled } from '../mam.js';
+import { contentFromIncoming } from '../message-codec.js';
 import type { InboundStanza } from '../router.js';
 import { xml, type Element } from '../stanza.js';
 import { DELIVERY_ERRORS, errorCondition, newId, occupantCaps, ownItem, sendInOrder, type OccupantTarget, type RoomTarget } from './common.js';
@@ -107,6 +109,30 @@ function applyJoined(room: RoomState, joined: JoinedRoom): void {
   for (const entry of duringJoin) room.remember(entry.nick, entry.message);
 }
 
+/**
+ * The history the network gave on join goes into the user's archive (MAM),
+ * oldest first, where the archive keeps text. A message archived already
+ * (same network id: seen live, or in an earlier join's history) is skipped,
+ * so a rejoin adds only what is new.
+ */
+async function archiveJoinHistory(context: XmppContext, session: Session, gateway: GatewayDomain, room: RoomState, joined: JoinedRoom): Promise<void> {
+  if (!mamEnabled(context)) return;
+  for (const { nick, message } of joined.history ?? []) {
+    if (await context.store.archive.byNetworkId(session.userJid, room.jid, message.id)) continue;
+    await context.store.archive.append({
+      userJid: session.userJid,
+      network: gateway.name,
+      kind: 'groupchat',
+      conversation: room.jid,
+      outgoing: nick === room.nick,
+      nick,
+      networkIds: [message.id],
+      content: contentFromIncoming(message) as Record<string, unknown>,
+      ...(message.timestamp ? { sentAt: message.timestamp } : {}),
+    });
+  }
+}
+
 /** Runs the network events that came while the room was being joined. */
 function replayDeferred(context: XmppContext, room: RoomState): void {
   for (const apply of room.deferred.splice(0)) {
@@ -157,6 +183,9 @@ async function joinOnNetwork(context: XmppContext, session: Session, target: Occ
   replayDeferred(context, room);
   finish();
   await sent;
+  await archiveJoinHistory(context, session, gateway, room, joined).catch((err: Error) =>
+    context.log.warn({ err: err.message, room: room.jid }, 'archiving the join history failed'),
+  );
 }
 
 /** The own presence again, to one resource (a presence update, a probe). */
