@@ -89,6 +89,20 @@ export const configSchema = z.strictObject({
             .string()
             .regex(/^(?:[A-Za-z0-9_\-[\]\\^{}|`]|\{n\})+$/, 'must be characters an IRC nick allows, optionally with {n}, e.g. _ or |{n}')
             .default('_'),
+          /** A PEM file of CA certificates trusted for IRC TLS in addition to the system's (verification stays on). */
+          caFile: z.string().min(1).optional(),
+          /** Let users turn TLS off for any server in their settings (by default only for servers marked /plain). */
+          allowPlaintext: z.boolean().default(false),
+          /** WEBIRC passwords per server, `host=password`: ponte then tells that server a stable per-user host and address. */
+          webirc: z.array(z.string().regex(/^[A-Za-z0-9._-]+=\S+$/, 'must be host=password, e.g. irc.example.org=secret')).default([]),
+          identd: section(
+            z.strictObject({
+              /** Port of ponte's identd (RFC 1413); 0 turns it off. IRC servers ask on 113. */
+              port: z.number().int().min(0).max(65535).default(0),
+              /** Address the identd listens on. */
+              host: z.string().min(1).default('0.0.0.0'),
+            }),
+          ),
         }),
       ),
       matrix: section(

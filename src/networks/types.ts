@@ -27,7 +27,7 @@ export type Capability =
   | 'history' // backfill on join / MAM past our archive
   | 'avatars';
 
-export type FormFieldType = 'text-single' | 'text-private' | 'boolean' | 'list-single' | 'fixed';
+export type FormFieldType = 'text-single' | 'text-private' | 'text-multi' | 'boolean' | 'list-single' | 'fixed';
 
 /** One field of a registration or settings form (rendered as XEP-0004 by the XMPP side). */
 export interface FormField {
@@ -38,7 +38,7 @@ export interface FormField {
   /** Shown as the field's description. */
   desc?: string;
   options?: { label: string; value: string }[];
-  /** Default or current value. */
+  /** Default or current value (text-multi: lines separated by "\n"). */
   value?: string;
 }
 
@@ -235,6 +235,8 @@ export interface NetworkSession {
   keepsRoom?(room: NetworkAddress): boolean;
   /** Drop and re-establish the connection(s). */
   reconnect?(): Promise<void>;
+  /** The user's stored accounts changed (settings saved): use them from the next connection on. */
+  accountsChanged?(accounts: StoredAccount[]): void;
   /** Ends the session, telling the network why (an IRC QUIT message, say). */
   close(reason: string): Promise<void>;
   /** Open connections, for /health and /metrics. */
@@ -248,6 +250,33 @@ export interface NetworkCommand {
   /** The form to show; omitted: the command runs at once. */
   form?(userJid: string): Promise<{ title: string; instructions?: string; fields: FormField[] }>;
   run(userJid: string, values: Record<string, string>, session: NetworkSession | null): Promise<string>;
+}
+
+/** Where a settings command applies: the gateway domain (the user's defaults), a server JID or a room JID. */
+export type SettingsScope = { kind: 'gateway' } | { kind: 'server' | 'room'; address: NetworkAddress };
+
+/** One stored account row of the user on a network (credentials decrypted). */
+export interface StoredAccount {
+  accountKey: string;
+  credentials: Record<string, unknown>;
+  settings: Record<string, unknown>;
+}
+
+/**
+ * Per-user settings at several scopes, offered as the ad-hoc command
+ * "configure" (XEP-0050) on the gateway domain, on server JIDs and on room
+ * JIDs. The XMPP side keeps them in the store's account rows (credentials
+ * sealed, settings as JSON) and tells an open session (accountsChanged).
+ */
+export interface NetworkSettings {
+  /** Whether this scope has settings (e.g. only rooms and servers the network can name). */
+  offers(scope: SettingsScope): boolean;
+  /** The account row this scope's values live in (several scopes may share one). */
+  accountKey(scope: SettingsScope): string;
+  /** The form with the current values; `defaults` is the row of the gateway scope. */
+  form(scope: SettingsScope, current: StoredAccount | undefined, defaults: StoredAccount | undefined): { title: string; instructions?: string; fields: FormField[] };
+  /** Checks the submitted values and returns the row's whole new content; throws GatewayError with a readable text. */
+  apply(scope: SettingsScope, values: Record<string, string>, current: StoredAccount | undefined): { credentials: Record<string, unknown>; settings: Record<string, unknown> };
 }
 
 export interface Network {
@@ -278,4 +307,6 @@ export interface Network {
   /** XEP-0100: turns what a user typed (e.g. "alice" or "@alice:matrix.org") into a contact address. */
   contactFromPrompt?(prompt: string): NetworkAddress | null;
   readonly commands?: readonly NetworkCommand[];
+  /** Per-user settings forms (ad-hoc "configure" on the gateway, server and room JIDs). */
+  readonly settings?: NetworkSettings;
 }

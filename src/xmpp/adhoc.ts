@@ -19,7 +19,12 @@
 //   cannot tell whose contacts they are.
 // - configure is the network's registration form with the current values
 //   (the contract has no separate settings form); saving re-checks them
-//   with the network, like registering again.
+//   with the network, like registering again. A network with `settings`
+//   (NetworkSettings) shows its gateway-scope form instead, and also gets
+//   "configure" on its server and room JIDs: stored in the user's account
+//   row the network names (secrets in the sealed credentials), then handed
+//   to an open session (accountsChanged). A command session only continues
+//   on the JID it started on.
 // - announce sends a message of type normal from the gateway domain to each
 //   user's bare JID: the users with a session on this network, or every
 //   user registered on it.
@@ -30,7 +35,9 @@ import { bareJid } from '../core/access.js';
 import type { GatewayDomain } from '../core/core.js';
 import { GatewayError } from '../core/errors.js';
 import type { Session } from '../core/sessions.js';
-import type { NetworkAddress, NetworkCommand } from '../networks/types.js';
+import type { NetworkAddress, NetworkCommand, SettingsScope, StoredAccount } from '../networks/types.js';
+import type { Account } from '../store/index.js';
+import type { Target } from './addressing.js';
 import type { XmppContext, XmppModule } from './context.js';
 import { buildForm, findForm, parseSubmittedForm, type DataForm, type DataFormField } from './forms.js';
 import { NS } from './namespaces.js';
@@ -225,6 +232,7 @@ const configureCommand: Command = {
   node: 'configure',
   name: 'Account settings',
   async start({ context, gateway, user }) {
+    if (gateway.network.settings?.offers({ kind: 'gateway' })) return settingsStage(context, gateway, user, { kind: 'gateway' });
     const registration = await registrationForm(context, gateway, user);
     if (registration.fields.length === 0) return done(`${gateway.network.displayName} has no settings.`);
     const form = { ...registration.form, title: `Settings for ${gateway.network.displayName}`, fields: registration.fields };
@@ -234,6 +242,70 @@ const configureCommand: Command = {
     });
   },
 };
+
+// --- settings on the gateway, server and room JIDs (Network.settings) ---------------------
+
+const storedOf = (account: Account): StoredAccount => ({ accountKey: account.accountKey, credentials: account.credentials, settings: account.settings });
+
+/** The network's settings form of a scope; submitting stores it and tells an open session. */
+async function settingsStage(context: XmppContext, gateway: GatewayDomain, user: string, scope: SettingsScope): Promise<Stage> {
+  const settings = gateway.network.settings!;
+  const key = settings.accountKey(scope);
+  const accounts = await accountsOf(context, gateway, user);
+  const current = accounts.find((account) => account.accountKey === key);
+  const defaults = accounts.find((account) => account.accountKey === '');
+  const shown = settings.form(scope, current && storedOf(current), defaults && storedOf(defaults));
+  const form: DataForm = { type: 'form', title: shown.title, instructions: shown.instructions, fields: shown.fields };
+  return stage(form, async (values) => {
+    // Read again: the row may have changed since the form was shown.
+    const [fresh] = await accountsOf(context, gateway, user, key);
+    const next = settings.apply(scope, values, fresh && storedOf(fresh));
+    const row = await context.store.users.getOrCreate(bareJid(user));
+    await context.store.accounts.upsert(row.id, gateway.name, key, next.credentials, next.settings);
+    const session = context.core.session(gateway, user);
+    if (session?.loggedIn && session.remote.accountsChanged) {
+      session.remote.accountsChanged((await accountsOf(context, gateway, user)).map(storedOf));
+    }
+    return done('Saved. The settings apply from the next connection (or join) on.');
+  });
+}
+
+/** The commands of a server or room JID (null: that JID has none). */
+function scopedCommands(target: Target): Command[] | null {
+  if (target.kind !== 'server' && target.kind !== 'room') return null;
+  if (target.kind === 'server' && target.resource) return null;
+  const settings = target.gateway.network.settings;
+  const scope: SettingsScope = { kind: target.kind, address: target.address };
+  if (!settings?.offers(scope)) return null;
+  return [
+    {
+      node: 'configure',
+      name: target.kind === 'server' ? 'Server settings' : 'Room settings',
+      start: ({ context, gateway, user }) => settingsStage(context, gateway, user, scope),
+    },
+  ];
+}
+
+/** The disco#items of the commands node of a server or room JID; null when it has no commands. */
+export function scopedCommandItems(context: XmppContext, target: Target, from: string): Element[] | null {
+  const commands = scopedCommands(target);
+  if (!commands) return null;
+  if (!context.core.access.mayUse(target.gateway.name, from)) return [];
+  return commands.map((command) => xml('item', { jid: target.bare, node: command.node, name: command.name }));
+}
+
+/** The disco#info of a command node of a server or room JID; undefined when the node is no command there. */
+export function scopedCommandInfo(target: Target, node: string): Element | undefined {
+  const command = scopedCommands(target)?.find((c) => c.node === node);
+  if (!command) return undefined;
+  return xml(
+    'query',
+    { xmlns: NS.discoInfo, node },
+    xml('identity', { category: 'automation', type: 'command-node', name: command.name }),
+    xml('feature', { var: NS.commands }),
+    xml('feature', { var: NS.dataForms }),
+  );
+}
 
 // --- the administrators' commands -------------------------------------------------
 
@@ -423,6 +495,8 @@ export async function commandInfo(context: XmppContext, gateway: GatewayDomain, 
 interface CommandSession {
   node: string;
   from: string;
+  /** The bare JID the command runs on (the gateway, a server or a room). */
+  to: string;
   stage: Stage;
   expires: number;
 }
@@ -492,7 +566,10 @@ export const registerAdhoc: XmppModule = (context) => {
   for (const gateway of core.domains) {
     router.onIq(gateway.domain, 'set', NS.commands, 'command', async (iq) => {
       const target = await addressing.resolve(iq.to);
-      if (target.kind !== 'gateway' || target.resource) throw new GatewayError('item-not-found', `${iq.to} has no commands; they are on ${gateway.domain}.`);
+      const scoped = scopedCommands(target);
+      if (!scoped && (target.kind !== 'gateway' || target.resource)) throw new GatewayError('item-not-found', `${iq.to} has no commands; they are on ${gateway.domain}.`);
+      if (scoped && !core.access.mayUse(gateway.name, iq.from)) throw new GatewayError('forbidden', `You may not use ${gateway.domain}.`);
+      const here = scoped ?? commandsOf(gateway);
       const { node, sessionid } = iq.payload.attrs;
       const action = iq.payload.attrs.action ?? 'execute';
       if (!node) throw new GatewayError('bad-request', 'Name the command to run in the node attribute.');
@@ -503,19 +580,19 @@ export const registerAdhoc: XmppModule = (context) => {
       if (!sessionid) {
         if (cancel) return commandElement(node, randomUUID(), 'canceled');
         if (action !== 'execute') throw new GatewayError('bad-request', `Start a command with the action "execute", not "${action}".`);
-        const command = commandsOf(gateway).find((c) => c.node === node);
+        const command = here.find((c) => c.node === node);
         if (!command) throw new GatewayError('item-not-found', `There is no command "${node.slice(0, 100)}" here.`);
         if (command.admin && !core.access.isAdmin(iq.from)) {
           throw new GatewayError('forbidden', `"${command.name}" is for the gateway's administrators.`);
         }
         const step = await command.start({ context, gateway, from: iq.from, user: bareJid(iq.from), knownContacts });
         const id = randomUUID();
-        if (!step.done) sessions.set(id, { node, from: iq.from, stage: step, expires: 0 });
+        if (!step.done) sessions.set(id, { node, from: iq.from, to: target.bare, stage: step, expires: 0 });
         return commandElement(node, id, step.done ? 'completed' : 'executing', step);
       }
 
       const session = sessions.get(sessionid);
-      if (!session || session.from !== iq.from || session.node !== node) {
+      if (!session || session.from !== iq.from || session.node !== node || session.to !== target.bare) {
         throw new GatewayError('bad-request', 'This command session is unknown or has expired; run the command again.');
       }
       if (cancel) {

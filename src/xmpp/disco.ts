@@ -41,13 +41,16 @@
 //   fallback too, and never cause a network session.
 // - Occupant JIDs: a requester not in the room gets bad-request (XEP-0045
 //   §6.7); an occupant who is not there gets item-not-found.
+// - Server and room JIDs of a network with settings list their ad-hoc
+//   commands (adhoc.ts scopedCommandItems) in the node `commands` and answer
+//   disco#info on it and on each command node; they carry the commands feature.
 import { createHash } from 'node:crypto';
 import type { GatewayDomain } from '../core/core.js';
 import { GatewayError } from '../core/errors.js';
 import type { Session } from '../core/sessions.js';
 import type { Capability, Network, NetworkAddress, RoomInfo } from '../networks/types.js';
 import type { Target } from './addressing.js';
-import { commandInfo, commandItems, COMMANDS_NODE_NAME } from './adhoc.js';
+import { commandInfo, commandItems, COMMANDS_NODE_NAME, scopedCommandInfo, scopedCommandItems } from './adhoc.js';
 import type { XmppContext, XmppModule } from './context.js';
 import { buildForm, type DataForm } from './forms.js';
 import { mamEnabled, MAM_FEATURES } from './mam.js';
@@ -117,6 +120,8 @@ export function featuresOf(network: Network, kind: EntityKind, options: FeatureO
   const features = new Set(BASE_FEATURES[kind]);
   for (const capability of network.capabilities) for (const feature of CAPABILITY_FEATURES[capability]?.[kind] ?? []) features.add(feature);
   if (kind === 'gateway' && network.contactFromPrompt) features.add(NS.gateway);
+  // Settings commands (adhoc.ts) on server and room JIDs.
+  if ((kind === 'server' || kind === 'room') && network.settings) features.add(NS.commands);
   if (options.archive ?? true) for (const feature of ARCHIVE_FEATURES[kind] ?? []) features.add(feature);
   return [...features].sort();
 }
@@ -424,6 +429,16 @@ export const registerDisco: XmppModule = (context) => {
     return roomDiscoInfo(gateway.network, fallbackName, known, featureOptions);
   }
 
+  /** The commands node or a command node of a server or room JID (adhoc.ts). */
+  function commandNodeInfo(target: Target, node: string, jid: string): Element {
+    if (node === NS.commands && scopedCommandItems(context, target, '') !== null) {
+      return xml('query', { xmlns: NS.discoInfo, node }, xml('identity', { category: 'automation', type: 'command-list', name: COMMANDS_NODE_NAME }), xml('feature', { var: NS.commands }));
+    }
+    const command = scopedCommandInfo(target, node);
+    if (command) return command;
+    throw new GatewayError('item-not-found', `${jid} has no node "${node.slice(0, 200)}".`);
+  }
+
   /** Answers a node on a JID whose node-less answer is `info`: only its caps node exists. */
   function withNode(info: DiscoInfo, node: string | undefined, jid: string): Element {
     if (node === undefined) return discoInfoElement(info);
@@ -518,7 +533,7 @@ export const registerDisco: XmppModule = (context) => {
             const nick = core.session(gateway, iq.from)?.room(target.address)?.nick;
             return xml('query', { xmlns: NS.discoInfo, node }, nick ? xml('identity', { category: 'conference', type: 'text', name: nick }) : null);
           }
-          if (node !== undefined) throw new GatewayError('item-not-found', `${iq.to} has no node "${node.slice(0, 200)}".`);
+          if (node !== undefined) return commandNodeInfo(target, node, iq.to);
           return discoInfoElement(await roomInfoFor(target, iq.from));
         }
         case 'occupant':
@@ -526,8 +541,11 @@ export const registerDisco: XmppModule = (context) => {
           return withNode(contactDiscoInfo(gateway.network), node, iq.to);
         case 'contact':
           return withNode(contactDiscoInfo(gateway.network), node, iq.to);
-        case 'server':
-          return withNode(serverDiscoInfo(gateway.network, target.address.id), node, iq.to);
+        case 'server': {
+          const info = serverDiscoInfo(gateway.network, target.address.id);
+          if (node !== undefined && !target.resource && !isCapsNode(node, info)) return commandNodeInfo(target, node, iq.to);
+          return withNode(info, node, iq.to);
+        }
       }
     });
 
@@ -545,6 +563,10 @@ export const registerDisco: XmppModule = (context) => {
           xml('item', { jid: gateway.domain, node: NS.commands, name: COMMANDS_NODE_NAME }),
           ...(await serverItems(gateway, iq.from)),
         );
+      }
+      if (node === NS.commands) {
+        const items = scopedCommandItems(context, target, iq.from);
+        if (items) return xml('query', { xmlns: NS.discoItems, node }, ...items);
       }
       if (node !== undefined) throw new GatewayError('item-not-found', `${iq.to} has no node "${node.slice(0, 200)}".`);
       switch (target.kind) {

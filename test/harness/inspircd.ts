@@ -14,6 +14,16 @@ const SERVICES_NAME = 'services.localhost';
 export interface InspircdOptions {
   /** Link Atheme services (NickServ, ChanServ, SaslServ); default false. */
   services?: boolean;
+  /**
+   * Also listen on a TLS client port (IrcServer.passwordPort) whose users must
+   * send this server password (PASS); the other ports stay open to all.
+   */
+  serverPassword?: string;
+  /**
+   * Ask TLS clients for a certificate and tell services its fingerprint
+   * (m_sslinfo), with Atheme's SASL EXTERNAL and NickServ CERT; default false.
+   */
+  clientCertificates?: boolean;
 }
 
 const isRoot = () => process.getuid?.() === 0;
@@ -28,6 +38,9 @@ function inspircdConfig(v: {
   webircPassword: string;
   linkPassword: string;
   services: boolean;
+  passwordPort: number;
+  serverPassword: string | undefined;
+  clientCertificates: boolean;
 }): string {
   const services = v.services
     ? `
@@ -49,7 +62,11 @@ function inspircdConfig(v: {
 <dns server="127.0.0.1" timeout="1">
 <bind address="127.0.0.1" port="${v.port}" type="clients">
 <bind address="127.0.0.1" port="${v.tlsPort}" type="clients" sslprofile="Clients">
-<connect name="main" allow="*" timeout="60" pingfreq="300"
+${v.serverPassword ? `<bind address="127.0.0.1" port="${v.passwordPort}" type="clients" sslprofile="Clients">
+<connect name="password" port="${v.passwordPort}" allow="*" password="${v.serverPassword}" hash="plaintext" timeout="60" pingfreq="300"
+         hardsendq="10M" softsendq="1M" recvq="1M" threshold="1000000" commandrate="100000000" fakelag="no"
+         localmax="10000" globalmax="10000" limit="100000" maxchans="1000" resolvehostnames="no" useident="no">
+` : ''}<connect name="main" allow="*"${v.serverPassword ? ` port="${v.port},${v.tlsPort}"` : ''} timeout="60" pingfreq="300"
          hardsendq="10M" softsendq="1M" recvq="1M"
          threshold="1000000" commandrate="100000000" fakelag="no"
          localmax="10000" globalmax="10000" limit="100000" maxchans="1000"
@@ -64,7 +81,7 @@ function inspircdConfig(v: {
 <module name="ircv3_msgid"><module name="ircv3_servertime"><module name="namesx"><module name="uhnames">
 <module name="monitor"><module name="setname"><module name="chghost"><module name="starttls">
 <module name="ssl_gnutls">
-<sslprofile name="Clients" provider="gnutls" certfile="${v.certPath}" keyfile="${v.keyPath}" hash="sha256" requestclientcert="no">
+<sslprofile name="Clients" provider="gnutls" certfile="${v.certPath}" keyfile="${v.keyPath}" hash="sha256" requestclientcert="${v.clientCertificates ? 'yes' : 'no'}">${v.clientCertificates ? '\n<module name="sslinfo">' : ''}
 <module name="cgiirc">
 <cgihost type="webirc" password="${v.webircPassword}" hash="plaintext" mask="*@127.0.0.1">
 <module name="chanhistory">
@@ -72,7 +89,8 @@ function inspircdConfig(v: {
 ${services}`;
 }
 
-function athemeConfig(v: { linkPort: number; linkPassword: string }): string {
+function athemeConfig(v: { linkPort: number; linkPassword: string; clientCertificates: boolean }): string {
+  const certificates = v.clientCertificates ? 'loadmodule "modules/saslserv/external";\nloadmodule "modules/nickserv/cert";\n' : '';
   return `loadmodule "modules/protocol/inspircd";
 loadmodule "modules/backend/opensex";
 loadmodule "modules/crypto/pbkdf2v2";
@@ -103,7 +121,7 @@ chanserv { nick = "ChanServ"; user = "ChanServ"; host = "${SERVICES_NAME}"; real
 saslserv { nick = "SaslServ"; user = "SaslServ"; host = "${SERVICES_NAME}"; real = "SASL Authentication Agent"; };
 general { flood_msgs = 0; flood_time = 10; ratelimit_uses = 1000; ratelimit_period = 1; commit_interval = 1;
   uplink_sendq_limit = 1048576; language = "en"; };
-`;
+${certificates}`;
 }
 
 export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServer> {
@@ -117,6 +135,9 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
   let port = 0;
   let tlsPort = 0;
   let linkPort = 0;
+  let passwordPort = 0;
+  const serverPassword = opts.serverPassword;
+  const clientCertificates = opts.clientCertificates ?? false;
   const webircPassword = randomBytes(8).toString('hex');
   const linkPassword = randomBytes(8).toString('hex');
   const { certPath, keyPath } = await makeSelfSignedCert(dir);
@@ -125,9 +146,9 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
   const writeConfig = () => {
     writeFileSync(
       configPath,
-      inspircdConfig({ dir, port, tlsPort, linkPort, certPath, keyPath, webircPassword, linkPassword, services }),
+      inspircdConfig({ dir, port, tlsPort, linkPort, certPath, keyPath, webircPassword, linkPassword, services, passwordPort, serverPassword, clientCertificates }),
     );
-    if (services) writeFileSync(athemeConfPath, athemeConfig({ linkPort, linkPassword }));
+    if (services) writeFileSync(athemeConfPath, athemeConfig({ linkPort, linkPassword, clientCertificates }));
   };
 
   let ircd: ServerProcess | null = null;
@@ -173,8 +194,8 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
     }
   }
 
-  await onFreePorts(3, async (ports) => {
-    [port, tlsPort, linkPort] = ports as [number, number, number];
+  await onFreePorts(4, async (ports) => {
+    [port, tlsPort, linkPort, passwordPort] = ports as [number, number, number, number];
     writeConfig();
     await start();
   });
@@ -189,6 +210,7 @@ export async function startInspircd(opts: InspircdOptions = {}): Promise<IrcServ
     certPath,
     webircPassword,
     services,
+    ...(serverPassword ? { passwordPort } : {}),
     stop,
     async restart() {
       await stop();

@@ -26,6 +26,8 @@ export interface IrcServer {
   webircPassword?: string;
   /** Atheme services linked (NickServ, SASL PLAIN). */
   services: boolean;
+  /** InspIRCd started with serverPassword: the TLS client port that requires it. */
+  passwordPort?: number;
   /** Stop every process of the instance and wait for their exit. Idempotent. */
   stop(): Promise<void>;
   /** Stop, then start again on the same ports with the same data (accounts survive). */

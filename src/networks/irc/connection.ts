@@ -30,11 +30,13 @@ import { GatewayError, type ErrorCondition } from '../../core/errors.js';
 import type { ChatState, IncomingMessage, OutgoingMessage } from '../../core/message.js';
 import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, NetworkAddress, Participant, Role, Subject } from '../types.js';
-import { contactAddress, ircLower, roomAddress, type ServerEndpoint } from './addresses.js';
+import { contactAddress, ircLower, roomAddress } from './addresses.js';
+import { afterRegistration, clientOptions, watchConnection } from './auth.js';
 import { ircToStyling, stylingToIrc } from './format.js';
 import { chatStateOf, EchoWaiters, EXTRA_CAPS, ReactionBook, typingOf, TypingThrottle } from './ircv3.js';
 import { isNetsplit, SplitHold } from './netsplit.js';
 import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect.js';
+import type { ConnectionProfile } from './settings.js';
 import { lineBudget, splitMessage } from './split.js';
 import { SendQueue, TokenBucket } from './throttle.js';
 import { ChannelOps } from './channel-ops.js';
@@ -200,7 +202,7 @@ export class IrcConnection {
 
   constructor(
     readonly server: string,
-    readonly endpoint: ServerEndpoint,
+    readonly endpoint: ConnectionProfile,
     requestedNick: string,
     private readonly sink: EventSink,
     private readonly log: Logger,
@@ -213,7 +215,9 @@ export class IrcConnection {
     this.closedPromise = new Promise((resolve) => {
       this.markClosed = resolve;
     });
-    const bucket = new TokenBucket({ capacity: policy.throttle.burst, refillPerSecond: policy.throttle.linesPerSecond });
+    // The user's own flood control for this server (settings), else the gateway's.
+    const throttle = endpoint.throttle ? { burst: endpoint.throttle.burst, linesPerSecond: endpoint.throttle.rate } : policy.throttle;
+    const bucket = new TokenBucket({ capacity: throttle.burst, refillPerSecond: throttle.linesPerSecond });
     this.outbox = new SendQueue<Outgoing>(bucket, (item) => this.write(item), undefined, (err) =>
       this.log.warn({ server: this.server, err: (err as Error).message }, 'IRC line not written'),
     );
@@ -227,6 +231,8 @@ export class IrcConnection {
     this.client.requestCap([...EXTRA_CAPS]);
     this.ircv3 = new Ircv3Batches(this.client, ircLower, (text) => this.sink.notice({ kind: 'server', id: this.server }, text), this.log);
     this.listen();
+    // Before listenForRegistration: SASL and PASS refusals get their own condition.
+    watchConnection(this.client, endpoint, (condition, detail) => this.failAttempt(new GatewayError(condition, detail)));
     this.listenForRegistration();
   }
 
@@ -286,20 +292,8 @@ export class IrcConnection {
       this.attempt = { resolve, reject, release, timer, nickTries: 0, nick: this.nick };
       this.lastSocketError = undefined;
       this.socketLive = true;
-      this.client.connect({
-        host: this.endpoint.host,
-        port: this.endpoint.port,
-        tls: this.endpoint.tls,
-        rejectUnauthorized: true,
-        nick: this.nick,
-        username: usernameFor(this.requestedNick),
-        gecos: this.requestedNick,
-        encoding: 'utf8',
-        version: null, // CTCP VERSION is answered by ctcp.ts
-        auto_reconnect: false,
-        enable_chghost: true,
-        enable_echomessage: true,
-      });
+      // The user's profile (auth.ts), with the nick of now: a reconnection asks for the current one.
+      this.client.connect({ ...clientOptions(this.endpoint), nick: this.nick });
     });
   }
 
@@ -341,7 +335,10 @@ export class IrcConnection {
       clearTimeout(attempt.timer);
       attempt.release();
       this.nick = event.nick;
-      attempt.resolve();
+      // NickServ, after-connect commands (auth.ts); on every (re)connection.
+      void afterRegistration(this.client, this.endpoint, this.log).then(() =>
+        this.socketLive ? attempt.resolve() : attempt.reject(new GatewayError('remote-server-not-found', `${this.where} closed the connection right after registering`)),
+      );
     });
     this.client.on('nick in use', (event: { nick: string }) => {
       const attempt = this.attempt;
@@ -1052,11 +1049,6 @@ function sameModes(a: Set<string>, b: Set<string>): boolean {
 
 function oneLine(text: string): string {
   return text.replace(/[\r\n\0]+/g, ' ').trim();
-}
-
-/** A USER name the server accepts: letters and digits of the nick, at most 10. */
-function usernameFor(nick: string): string {
-  return nick.replace(/[^A-Za-z0-9]/g, '').slice(0, 10).toLowerCase() || 'ponte';
 }
 
 function describeSocketError(err: (Error & { code?: string }) | undefined, where: string): string {

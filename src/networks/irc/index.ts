@@ -5,7 +5,10 @@ import type { Capability, Network } from '../types.js';
 import { ircAddressCodec, isNick, contactAddress, type IrcSettings } from './addresses.js';
 import type { ConnectionPolicy } from './connection.js';
 import { ConnectGate } from './reconnect.js';
+import { createIrcRuntime } from './runtime.js';
 import { IrcSession } from './session.js';
+import { ircSettings } from './settings-commands.js';
+import type { IrcNetworkConfig } from './settings.js';
 
 /** networks.irc from the config: addressing plus how connections behave. */
 export interface IrcNetworkSettings extends IrcSettings {
@@ -23,9 +26,11 @@ const CAPABILITIES: readonly Capability[] = [
   'rooms', 'contacts', 'private-messages', 'room-password', 'topic', 'nick-change', 'kick', 'ban', 'roles', 'invites',
   // Through IRCv3 tags where the server has them (typing, reactions), else a fallback or a clear error (ircv3.ts).
   'chat-states', 'replies', 'reactions',
+  'room-list',
 ];
 
-export function createIrcNetwork(settings: IrcNetworkSettings): Network {
+export function createIrcNetwork(settings: IrcNetworkSettings & IrcNetworkConfig): Network {
+  const runtime = createIrcRuntime(settings);
   // One gate for the whole gateway: the limit is per IRC server, across users.
   const policy: ConnectionPolicy = {
     reconnect: { attempts: settings.reconnectAttempts, initialMs: settings.reconnectInitialMs, maxMs: settings.reconnectMaxMs },
@@ -44,9 +49,11 @@ export function createIrcNetwork(settings: IrcNetworkSettings): Network {
     async register() {
       return { accountKey: '', credentials: {} };
     },
-    async login(_account, sink, context) {
-      return new IrcSession(settings, policy, sink, context.log);
+    async login(account, sink, context) {
+      runtime.log ??= context.log;
+      return new IrcSession(settings, policy, sink, context.log, { jid: account.userJid, accounts: account.accounts, runtime });
     },
+    settings: ircSettings(settings),
     contactFromPrompt(prompt) {
       const text = prompt.trim();
       const percent = text.lastIndexOf('%');

@@ -12,9 +12,11 @@
 import { GatewayError } from '../../core/errors.js';
 import type { ChatState, OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
-import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role } from '../types.js';
-import { isNick, serverEndpoint, splitId, type IrcSettings } from './addresses.js';
+import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
+import { isNick, splitId, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
+import { ChannelListCache, runList } from './list.js';
+import { defaultNick, profileFor, storedChannelKey, type IrcUser } from './runtime.js';
 
 export class IrcSession implements NetworkSession {
   private readonly connections = new Map<string, IrcConnection>();
@@ -26,26 +28,23 @@ export class IrcSession implements NetworkSession {
     private readonly policy: ConnectionPolicy,
     private readonly sink: EventSink,
     private readonly log: Logger,
+    private readonly user: IrcUser,
   ) {}
+
+  private readonly channelLists = new ChannelListCache();
 
   async joinRoom(room: NetworkAddress, nick: string, options: { password?: string }): Promise<JoinedRoom> {
     if (room.kind !== 'room') throw new GatewayError('item-not-found', `${room.id} is not an IRC channel.`);
     const { name: channel, server } = splitId(room.id);
-    let connection = this.connections.get(server);
-    if (!connection) await this.quitting.get(server);
-    connection = this.connections.get(server);
-    if (!connection) {
-      if (!isNick(nick)) throw new GatewayError('jid-malformed', `${nick} is not a valid IRC nickname (no spaces, and none of , ! @ * ? : . %).`);
-      connection = new IrcConnection(server, serverEndpoint(server, this.settings), nick, this.sink, this.log, this.policy, (gone) => {
-        if (this.connections.get(server) === gone) this.connections.delete(server);
-      });
-      connection.nickSuffix = this.settings.nickSuffix ?? connection.nickSuffix;
-      this.connections.set(server, connection);
+    if (!this.connections.get(server)) await this.quitting.get(server);
+    if (!this.connections.has(server) && !isNick(nick)) {
+      throw new GatewayError('jid-malformed', `${nick} is not a valid IRC nickname (no spaces, and none of , ! @ * ? : . %).`);
     }
+    const connection = this.connectionTo(server, nick);
     await connection.connect();
     let joined;
     try {
-      joined = await connection.join(channel, options.password || undefined);
+      joined = await connection.join(channel, options.password || storedChannelKey(this.user, room.id));
     } catch (err) {
       if (connection.channels.size === 0) await connection.quit('join failed');
       throw err;
@@ -57,6 +56,47 @@ export class IrcSession implements NetworkSession {
       ...(joined.subject ? { subject: joined.subject } : {}),
       ...(joined.history ? { history: joined.history } : {}),
     };
+  }
+
+  /** The connection to `server`, made (not yet connected) with the user's settings if there is none. */
+  private connectionTo(server: string, nick: string): IrcConnection {
+    let connection = this.connections.get(server);
+    if (!connection) {
+      const profile = profileFor(this.user, server, nick);
+      connection = new IrcConnection(server, profile, profile.nick, this.sink, this.log, this.policy, (gone) => {
+        if (this.connections.get(server) === gone) this.connections.delete(server);
+      });
+      connection.nickSuffix = this.settings.nickSuffix ?? connection.nickSuffix;
+      this.connections.set(server, connection);
+    }
+    return connection;
+  }
+
+  async listRooms(server: NetworkAddress | null, page: { limit: number; after?: string }): Promise<RoomListing> {
+    const name = server?.kind === 'server' ? server.id : this.settings.fixedServer?.toLowerCase();
+    if (!name) throw new GatewayError('item-not-found', 'Name the IRC server whose channels to list (server@gateway).');
+    return this.channelLists.page(name, page.limit, page.after, async () => {
+      if (!this.connections.get(name)) await this.quitting.get(name);
+      const connection = this.connectionTo(name, defaultNick(this.user.jid));
+      await connection.connect();
+      try {
+        return await runList(connection.client, name);
+      } finally {
+        // A connection opened only to list is not kept.
+        if (connection.channels.size === 0 && this.connections.get(name) === connection) {
+          this.connections.delete(name);
+          const done = connection.quit('channel list read').finally(() => {
+            if (this.quitting.get(name) === done) this.quitting.delete(name);
+          });
+          this.quitting.set(name, done);
+          await done;
+        }
+      }
+    });
+  }
+
+  accountsChanged(accounts: StoredAccount[]): void {
+    this.user.accounts = accounts;
   }
 
   async leaveRoom(room: NetworkAddress, reason?: string): Promise<void> {
