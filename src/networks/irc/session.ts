@@ -9,6 +9,9 @@
 // - A message to `server@domain` is sent as raw IRC lines on the user's own
 //   connection to that server (which must be open: join a channel first).
 // - A message to `nick%server` needs an open connection to that server too.
+// - Bouncer mode: a channel marked persistent (or every channel of a server
+//   marked so) stays joined when the user's last resource leaves it; the
+//   connection stays while such a channel is joined (keepsRoom).
 import { GatewayError } from '../../core/errors.js';
 import type { ChatState, OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
@@ -17,6 +20,7 @@ import { isNick, splitId, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 import { ChannelListCache, runList } from './list.js';
 import { defaultNick, profileFor, storedChannelKey, type IrcUser } from './runtime.js';
+import { isPersistent } from './settings.js';
 
 export class IrcSession implements NetworkSession {
   private readonly connections = new Map<string, IrcConnection>();
@@ -93,6 +97,13 @@ export class IrcSession implements NetworkSession {
         }
       }
     });
+  }
+
+  /** Bouncer mode: a persistent channel (or server) keeps the user in it while no XMPP resource is. */
+  keepsRoom(room: NetworkAddress): boolean {
+    if (room.kind !== 'room') return false;
+    const { name, server } = splitId(room.id);
+    return this.connections.get(server)?.isIn(name) === true && isPersistent(this.user.accounts, server, name);
   }
 
   accountsChanged(accounts: StoredAccount[]): void {
