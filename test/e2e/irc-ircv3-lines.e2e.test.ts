@@ -255,3 +255,36 @@ for (const [kind, start] of SERVERS) {
     });
   });
 }
+
+// Every capability of issue 4's list that the server offers is asked for, after CAP LS 302.
+const EVERY_CAP = [
+  'server-time', 'echo-message', 'message-tags', 'labeled-response', 'batch', 'draft/chathistory', 'away-notify',
+  'account-notify', 'extended-join', 'multi-prefix', 'userhost-in-names', 'draft/multiline', 'cap-notify', 'chghost',
+];
+
+for (const [kind, start] of SERVERS) {
+  describe(`IRCv3 capability negotiation through ${kind}`, () => {
+    let server: ScriptedIrcServer;
+    let t: TestGateway;
+
+    before(async () => {
+      server = await startScriptedIrc({ caps: Object.fromEntries(EVERY_CAP.map((cap) => [cap, cap === 'draft/multiline' ? 'max-bytes=4096' : ''])) });
+      t = await startTestGateway(start, { env: { PONTE_NETWORKS_IRC_SERVERS: `${SERVER}:${server.port}/plain` } });
+    });
+    after(async () => {
+      await t?.stop();
+      await server?.stop();
+    });
+
+    test('CAP LS 302, then a request for every capability ponte uses that the server offers', async () => {
+      const alice = await t.client('alice');
+      const room = `#caps%${SERVER}@${IRC_DOMAIN}`;
+      await alice.send(xml('presence', { to: `${room}/alice` }, xml('x', { xmlns: 'http://jabber.org/protocol/muc' })));
+      await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === room && s.getChild('subject') !== undefined, 20_000);
+      const capLines = server.received().filter((l) => l.command === 'CAP');
+      assert.deepEqual(capLines[0]?.params, ['LS', '302']);
+      const requested = new Set(capLines.filter((l) => l.params[0] === 'REQ').flatMap((l) => (l.params.at(-1) ?? '').split(' ')));
+      assert.deepEqual(EVERY_CAP.filter((cap) => !requested.has(cap)), []);
+    });
+  });
+}
