@@ -16,12 +16,12 @@
 // in count and time (the whole run aims at < 15 min); every process started is
 // stopped, also on failure and on Ctrl-C. Knobs (environment):
 //   BENCH_LATENCY_MSGS (1000), BENCH_THROUGHPUT_MSGS (5000), BENCH_WINDOW (100),
-//   BENCH_USERS ("100,1000"), BENCH_PONTE_MAX_USERS (10000),
+//   BENCH_USERS ("100,1000"), BENCH_PONTE_MAX_USERS (10000), BENCH_USER_CONCURRENCY (10),
 //   BENCH_PHASES ("messages,users": which parts to run),
 //   BENCH_PROFILE=1: ponte runs with --cpu-prof and writes a heap snapshot at
 //   1,000 users, into bench/results/profile/ (slower; numbers not comparable).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ import { startNgircd } from '../test/harness/ngircd.js';
 import { startProsody } from '../test/harness/prosody.js';
 import type { IrcServer } from '../test/harness/irc-server.js';
 import type { XmppServer } from '../test/harness/xmpp-server.js';
-import { startBiboumiProcess, startPonteProcess, timeToDisco, type Gateway } from './lib/gateways.js';
+import { PONTE_NODE, startBiboumiProcess, startPonteProcess, timeToDisco, type Gateway } from './lib/gateways.js';
 import { ircPeer, joinChannel } from './lib/irc.js';
 import { rssMiB, sleep } from './lib/proc.js';
 import { createAccounts, latencyIrcToXmpp, latencyXmppToIrc, loadUsers, nickOf, PASSWORD, stopUsers, throughput, type Latency, type Pair, type Throughput, type UserStep } from './lib/workloads.js';
@@ -46,6 +46,8 @@ const PONTE_MAX_USERS = num('BENCH_PONTE_MAX_USERS', 10_000);
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'messages,users').split(','));
 const WARMUP = 50;
+/** Users logging in and joining at once; ngircd's accept queue is only 10 deep. */
+const USER_CONCURRENCY = num('BENCH_USER_CONCURRENCY', 10);
 const RUN_STARTED = Date.now();
 /** Phases start only while the run is younger than this; each has its own bound on top. */
 const RUN_BUDGET_MS = 14 * 60_000;
@@ -101,6 +103,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     log(`${signal}: stopping everything`);
     void cleanupAll().finally(() => process.exit(130));
   });
+}
+
+/** The gateways' own output (warnings and errors only), into bench/results/logs/. */
+function keepLog(gateway: Gateway, suffix = ''): void {
+  const dir = join(RESULTS_DIR, 'logs');
+  mkdirSync(dir, { recursive: true });
+  if (existsSync(gateway.logFile)) copyFileSync(gateway.logFile, join(dir, `${gateway.name}${suffix}.log`));
 }
 
 const pidFromFile = (path: string) => Number(readFileSync(path, 'utf8').trim());
@@ -161,12 +170,21 @@ async function main(): Promise<void> {
 
   // Start-up, one gateway at a time.
   log('starting biboumi');
-  const { value: biboumi, ms: biboumiStartup } = await timeToDisco(probe, 'biboumi.localhost', () => startBiboumiProcess(server, irc.port));
-  onCleanup('biboumi', () => biboumi.stop());
+  const biboumiStart = await timeToDisco(probe, 'biboumi.localhost', () => startBiboumiProcess(server, irc.port));
+  let biboumi = biboumiStart.value;
+  let biboumiLog = '-messages';
+  onCleanup('biboumi', async () => {
+    await biboumi.stop();
+    keepLog(biboumi, biboumiLog);
+  });
   log('starting ponte');
   let ponte = (await timeToDisco(probe, 'irc.localhost', () => startPonteProcess(server, irc.port, { archive: true, nodeFlags: ponteFlags, heapDir })));
   let ponteGateway = ponte.value;
-  onCleanup('ponte', () => ponteGateway.stop());
+  let ponteLog = '-archive';
+  onCleanup('ponte', async () => {
+    await ponteGateway.stop();
+    keepLog(ponteGateway, ponteLog);
+  });
   await sleep(3_000);
   const round1 = (x: number) => Math.round(x * 10) / 10;
   const idleRaw = { ponte: round1(rssMiB(ponteGateway.pid)), biboumi: round1(rssMiB(biboumi.pid)) };
@@ -183,7 +201,7 @@ async function main(): Promise<void> {
     },
     biboumi: {
       version: pkgVersion('biboumi'),
-      startupMs: Math.round(biboumiStartup),
+      startupMs: Math.round(biboumiStart.ms),
       idleRssMiB: idle.biboumi,
       idleRssRawMiB: idleRaw.biboumi,
       messages: {},
@@ -196,8 +214,10 @@ async function main(): Promise<void> {
     if (mode === 'noArchive') {
       // ponte's archive is a process-wide setting: restart it; biboumi's is per user (set in pairUp).
       await ponteGateway.stop();
+      keepLog(ponteGateway, ponteLog);
       ponte = await timeToDisco(probe, 'irc.localhost', () => startPonteProcess(server, irc.port, { archive: false, nodeFlags: ponteFlags, heapDir }));
       ponteGateway = ponte.value;
+      ponteLog = '-no-archive';
       results.ponte.startupNoArchiveMs = Math.round(ponte.ms);
       await sleep(1_000);
     }
@@ -205,6 +225,19 @@ async function main(): Promise<void> {
       if (Date.now() - RUN_STARTED > RUN_BUDGET_MS) throw new Error('run budget used up during the message workloads');
       results[gateway.name].messages[mode] = await messageWorkloads(server, irc, gateway, mode, prosodyPid);
     }
+  }
+
+  if (PHASES.has('users') && PHASES.has('messages')) {
+    // Fresh processes for the memory figures: the heap ponte grew during the
+    // message workloads would otherwise hide what users cost.
+    await biboumi.stop();
+    keepLog(biboumi, biboumiLog);
+    biboumi = (await timeToDisco(probe, 'biboumi.localhost', () => startBiboumiProcess(server, irc.port))).value;
+    biboumiLog = '-users';
+    await ponteGateway.stop();
+    keepLog(ponteGateway, ponteLog);
+    ponteGateway = (await timeToDisco(probe, 'irc.localhost', () => startPonteProcess(server, irc.port, { archive: true, nodeFlags: ponteFlags, heapDir }))).value;
+    ponteLog = '-users';
   }
 
   // Memory per user: biboumi first, its users gone before ponte's arrive.
@@ -217,10 +250,10 @@ async function main(): Promise<void> {
     log(`${gateway.name}: users ${targets.join(', ')} (budget ${Math.round(phaseBudget / 1000)} s)`);
     const load = await loadUsers(server, gateway, targets, {
       deadline: Date.now() + phaseBudget,
-      concurrency: 50,
+      concurrency: USER_CONCURRENCY,
       prefix: gateway.name === 'ponte' ? 'p' : 'b',
       onStep: async (step) => {
-        log(`${gateway.name}: ${step.users} users, RSS ${step.rssMiB} MiB (${step.seconds} s, ${step.failures} failures)`);
+        log(`${gateway.name}: ${step.users} users, RSS ${step.rssMiB} MiB (${step.seconds} s, ${step.retries} retried, ${step.failures} failed)${step.memory ? ` ${JSON.stringify(step.memory)}` : ''}`);
         if (PROFILE && gateway.name === 'ponte' && step.target === 1000) {
           process.kill(gateway.pid, 'SIGTTIN');
           await sleep(20_000);
@@ -289,7 +322,7 @@ function buildReport(results: Record<'ponte' | 'biboumi', GatewayResults>) {
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
       kernel: os.release(),
-      node: process.version,
+      node: execFileSync(PONTE_NODE, ['--version'], { encoding: 'utf8' }).trim(),
       prosody: pkgVersion('prosody'),
       ngircd: pkgVersion('ngircd'),
       loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),

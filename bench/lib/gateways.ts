@@ -5,7 +5,7 @@
 //   biboumi  the Debian package, SQLite in a temp dir (test/harness/biboumi.ts).
 // Both are unthrottled towards IRC: ponte does not throttle its IRC lines yet;
 // biboumi gets throttle_limit -1 per user (its IRC server ad-hoc command).
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +19,8 @@ import { submitCommand, xml, type BenchUser } from './xmpp.js';
 export const IRC_HOST = '127.0.0.1';
 const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The project's Node (npm ci installs node 22 there; the system one may be older). */
+export const PONTE_NODE = existsSync(join(ROOT, 'node_modules/.bin/node')) ? join(ROOT, 'node_modules/.bin/node') : process.execPath;
 
 export interface Gateway {
   readonly name: 'ponte' | 'biboumi';
@@ -33,8 +35,10 @@ export interface Gateway {
    * bench/lib/gc-on-signal.mjs; biboumi has no garbage collector).
    */
   settledRssMiB(): Promise<number>;
-  /** Last lines of the process output (for failure reports). */
-  output(): string;
+  /** What the process reports of its memory beyond RSS (ponte: /metrics), in MiB. */
+  memoryDetail(): Promise<Record<string, number> | undefined>;
+  /** The file the process's stdout and stderr go to. */
+  readonly logFile: string;
   stop(): Promise<void>;
 }
 
@@ -55,7 +59,7 @@ export async function startPonteProcess(server: XmppServer, ircPort: number, opt
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PONTE_')));
   const preload = join(ROOT, 'bench/lib/gc-on-signal.mjs');
   const nodeArgs = ['--expose-gc', '--import', preload, ...(opts.nodeFlags ?? []), join(ROOT, 'dist/src/main.js')];
-  const proc = startProcess('ponte', process.execPath, nodeArgs, {
+  const proc = startProcess('ponte', PONTE_NODE, nodeArgs, {
     cwd: dir,
     logPath: join(dir, 'ponte.log'),
     env: {
@@ -92,7 +96,20 @@ export async function startPonteProcess(server: XmppServer, ircPort: number, opt
       proc.child.kill('SIGWINCH'); // not SIGUSR2: close-with-grace shuts ponte down on it
       return stableRssMiB(proc.child.pid ?? -1);
     },
-    output: () => proc.output().slice(-3000),
+    logFile: join(dir, 'ponte.log'),
+    async memoryDetail() {
+      try {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+        const read = (name: string) => Math.round((Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20) * 10) / 10;
+        return {
+          heapUsedMiB: read('ponte_nodejs_heap_size_used_bytes'),
+          heapTotalMiB: read('ponte_nodejs_heap_size_total_bytes'),
+          externalMiB: read('ponte_nodejs_external_memory_bytes'),
+        };
+      } catch {
+        return undefined;
+      }
+    },
     async stop() {
       await proc.stop(15_000);
     },
@@ -123,7 +140,8 @@ export function startBiboumiProcess(server: XmppServer, ircPort: number): Gatewa
       await submitCommand(user, domain, 'configure', { record_history: [String(archive)] });
     },
     settledRssMiB: () => stableRssMiB(biboumi.pid),
-    output: () => biboumi.proc.output().slice(-3000),
+    logFile: join(biboumi.dir, 'biboumi.log'),
+    memoryDetail: async () => undefined,
     stop: () => biboumi.stop(),
   };
 }

@@ -204,8 +204,13 @@ export interface UserStep {
   /** Before it. */
   rssRawMiB: number;
   seconds: number;
+  /** Users that failed twice. */
   failures: number;
+  /** Users that failed once and then made it. */
+  retries: number;
   lastError?: string;
+  /** What the gateway reports of its memory (ponte: V8 heap and external memory after a full GC). */
+  memory?: Record<string, number>;
 }
 
 export interface UserLoad {
@@ -239,6 +244,7 @@ export async function loadUsers(
     const names = Array.from({ length: target - next }, (_, k) => next + k);
     createAccounts(server, names.map((i) => `${opts.prefix}${i}`));
     let failures = 0;
+    let retries = 0;
     let lastError: string | undefined;
     const maxFailures = Math.max(5, Math.ceil(names.length * 0.01));
     const t0 = performance.now();
@@ -246,18 +252,27 @@ export async function loadUsers(
       names,
       opts.concurrency,
       async (i) => {
-        let user: BenchUser | undefined;
-        try {
-          user = await login(server, `${opts.prefix}${i}`, PASSWORD);
-          await gateway.prepareUser(user, false);
-          const group = Math.floor(i / 10);
-          await joinRoom(user, gateway.room(`#${opts.prefix}a${group}`), `${opts.prefix}${i}`, 60_000);
-          await joinRoom(user, gateway.room(`#${opts.prefix}b${group}`), `${opts.prefix}${i}`, 60_000);
-          users.push(user);
-        } catch (err) {
-          failures++;
-          lastError = (err as Error).message.slice(0, 800);
-          await user?.stop();
+        // One retry: ngircd's accept queue is 10 deep (listen(2) backlog, not
+        // configurable), so a burst of connects can be reset; the retry is counted.
+        for (let attempt = 1; attempt <= 2; attempt++) {
+          let user: BenchUser | undefined;
+          try {
+            user = await login(server, `${opts.prefix}${i}`, PASSWORD);
+            await gateway.prepareUser(user, false);
+            const group = Math.floor(i / 10);
+            await joinRoom(user, gateway.room(`#${opts.prefix}a${group}`), `${opts.prefix}${i}`, 60_000);
+            await joinRoom(user, gateway.room(`#${opts.prefix}b${group}`), `${opts.prefix}${i}`, 60_000);
+            users.push(user);
+            return;
+          } catch (err) {
+            lastError = (err as Error).message.slice(0, 800);
+            await user?.stop();
+            if (attempt === 2) failures++;
+            else {
+              retries++;
+              await sleep(1_000);
+            }
+          }
         }
       },
       () => Date.now() > opts.deadline || failures >= maxFailures || !alive(gateway.pid),
@@ -267,7 +282,7 @@ export async function loadUsers(
     await sleep(3_000);
     const rssRaw = rssMiB(gateway.pid);
     const rss = await gateway.settledRssMiB();
-    const step: UserStep = { target, users: users.length, rssMiB: Math.round(rss * 10) / 10, rssRawMiB: Math.round(rssRaw * 10) / 10, seconds: Math.round(seconds * 10) / 10, failures, lastError };
+    const step: UserStep = { target, users: users.length, rssMiB: Math.round(rss * 10) / 10, rssRawMiB: Math.round(rssRaw * 10) / 10, seconds: Math.round(seconds * 10) / 10, failures, retries, lastError, memory: await gateway.memoryDetail() };
     steps.push(step);
     await opts.onStep?.(step);
     if (!alive(gateway.pid)) {

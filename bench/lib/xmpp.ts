@@ -120,7 +120,11 @@ export async function joinRoom(user: BenchUser, room: string, nick: string, time
   );
   await user.send(xml('presence', { to: `${room}/${nick}` }, xml('x', { xmlns: MUC }, xml('history', { maxstanzas: 0 }))));
   const el = await done;
-  if (el.attrs.type === 'error') throw new Error(`join of ${room} failed: ${el.toString()}`);
+  if (el.attrs.type === 'error') {
+    const error = el.getChild('error');
+    const condition = error?.getChildElements().find((c) => c.name !== 'text')?.name ?? 'unknown';
+    throw new Error(`join of ${room} failed: ${condition}: ${error?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? ''}`);
+  }
 }
 
 /**
