@@ -49,6 +49,7 @@ const WARMUP = 50;
 /** Users logging in and joining at once; ngircd's accept queue is only 10 deep. */
 const USER_CONCURRENCY = num('BENCH_USER_CONCURRENCY', 10);
 const RUN_STARTED = Date.now();
+const LOAD_AT_START = os.loadavg().map((x) => Math.round(x * 100) / 100);
 /** Phases start only while the run is younger than this; each has its own bound on top. */
 const RUN_BUDGET_MS = 14 * 60_000;
 
@@ -325,6 +326,7 @@ function buildReport(results: Record<'ponte' | 'biboumi', GatewayResults>) {
       node: execFileSync(PONTE_NODE, ['--version'], { encoding: 'utf8' }).trim(),
       prosody: pkgVersion('prosody'),
       ngircd: pkgVersion('ngircd'),
+      loadAverageAtStart: LOAD_AT_START,
       loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100),
     },
     workload: { latencyMessages: LATENCY_MSGS, warmup: WARMUP, throughputMessages: THROUGHPUT_MSGS, window: WINDOW, userSteps: USER_STEPS, ponteMaxUsers: PONTE_MAX_USERS, profiling: PROFILE },
