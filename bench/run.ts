@@ -50,8 +50,15 @@ const WARMUP = 50;
 const USER_CONCURRENCY = num('BENCH_USER_CONCURRENCY', 10);
 const RUN_STARTED = Date.now();
 const LOAD_AT_START = os.loadavg().map((x) => Math.round(x * 100) / 100);
-/** Phases start only while the run is younger than this; each has its own bound on top. */
-const RUN_BUDGET_MS = 14 * 60_000;
+/** The measuring ends by then; each loop also has its own bound (see budget()). */
+const RUN_BUDGET_MS = 12.5 * 60_000;
+/** The message workloads end by then, leaving the rest to the users. */
+const MESSAGES_BUDGET_MS = 6 * 60_000;
+/** Past this the run is abandoned: everything is stopped (within ~1 min) and it exits with code 2. */
+const WATCHDOG_MS = 13.5 * 60_000;
+
+/** `ms`, cut to what is left until `RUN_STARTED + untilMs` (at least 1 s, so a loop still reports). */
+const budget = (ms: number, untilMs = RUN_BUDGET_MS) => Math.max(1_000, Math.min(ms, RUN_STARTED + untilMs - Date.now()));
 
 type Mode = 'archive' | 'noArchive';
 
@@ -93,7 +100,7 @@ const onCleanup = (name: string, run: () => Promise<void>) => cleanups.unshift({
 async function cleanupAll(): Promise<void> {
   while (cleanups.length > 0) {
     const { name, run } = cleanups.shift()!;
-    await Promise.race([run().catch((err: unknown) => log(`stopping ${name} failed: ${(err as Error).message}`)), sleep(20_000)]);
+    await Promise.race([run().catch((err: unknown) => log(`stopping ${name} failed: ${(err as Error).message}`)), sleep(15_000)]);
   }
 }
 let interrupted = false;
@@ -136,13 +143,13 @@ async function messageWorkloads(server: XmppServer, irc: IrcServer, gateway: Gat
   try {
     const probes = { gatewayPid: gateway.pid, prosodyPid };
     log(`${gateway.name} ${mode}: latency XMPP -> IRC`);
-    const latencyXmppToIrcResult = await latencyXmppToIrc(pair, LATENCY_MSGS, WARMUP, 60_000);
+    const latencyXmppToIrcResult = await latencyXmppToIrc(pair, LATENCY_MSGS, WARMUP, budget(60_000, MESSAGES_BUDGET_MS));
     log(`${gateway.name} ${mode}: latency IRC -> XMPP`);
-    const latencyIrcToXmppResult = await latencyIrcToXmpp(pair, LATENCY_MSGS, WARMUP, 60_000);
+    const latencyIrcToXmppResult = await latencyIrcToXmpp(pair, LATENCY_MSGS, WARMUP, budget(60_000, MESSAGES_BUDGET_MS));
     log(`${gateway.name} ${mode}: throughput XMPP -> IRC`);
-    const throughputXmppToIrc = await throughput(pair, 'xmpp-to-irc', THROUGHPUT_MSGS, WINDOW, 90_000, probes);
+    const throughputXmppToIrc = await throughput(pair, 'xmpp-to-irc', THROUGHPUT_MSGS, WINDOW, budget(90_000, MESSAGES_BUDGET_MS), probes);
     log(`${gateway.name} ${mode}: throughput IRC -> XMPP`);
-    const throughputIrcToXmpp = await throughput(pair, 'irc-to-xmpp', THROUGHPUT_MSGS, WINDOW, 90_000, probes);
+    const throughputIrcToXmpp = await throughput(pair, 'irc-to-xmpp', THROUGHPUT_MSGS, WINDOW, budget(90_000, MESSAGES_BUDGET_MS), probes);
     return { latencyXmppToIrc: latencyXmppToIrcResult, latencyIrcToXmpp: latencyIrcToXmppResult, throughputXmppToIrc, throughputIrcToXmpp };
   } finally {
     await pair.user.stop();
@@ -223,7 +230,7 @@ async function main(): Promise<void> {
       await sleep(1_000);
     }
     for (const gateway of [ponteGateway, biboumi]) {
-      if (Date.now() - RUN_STARTED > RUN_BUDGET_MS) throw new Error('run budget used up during the message workloads');
+      if (Date.now() - RUN_STARTED > MESSAGES_BUDGET_MS) throw new Error('time budget of the message workloads used up');
       results[gateway.name].messages[mode] = await messageWorkloads(server, irc, gateway, mode, prosodyPid);
     }
   }
@@ -246,8 +253,8 @@ async function main(): Promise<void> {
     const r = results[gateway.name];
     r.users.rssBeforeMiB = round1(await gateway.settledRssMiB());
     const targets = gateway.name === 'ponte' ? scaleTargets(USER_STEPS, PONTE_MAX_USERS) : USER_STEPS;
-    // ponte's climb to 10,000 gets what is left of the run budget (less ~1 min for the end).
-    const phaseBudget = gateway.name === 'ponte' ? Math.max(60_000, RUN_BUDGET_MS - (Date.now() - RUN_STARTED) - 60_000) : 4 * 60_000;
+    // ponte's climb to 10,000 gets what is left; biboumi's 1,000 users at most 4 min.
+    const phaseBudget = gateway.name === 'ponte' ? budget(Infinity) : budget(4 * 60_000, RUN_BUDGET_MS - 3 * 60_000);
     log(`${gateway.name}: users ${targets.join(', ')} (budget ${Math.round(phaseBudget / 1000)} s)`);
     const load = await loadUsers(server, gateway, targets, {
       deadline: Date.now() + phaseBudget,
@@ -368,6 +375,12 @@ function formatTable(report: ReturnType<typeof buildReport>): string {
     `steps: ${scale.steps.map((s) => `${s.users}u ${s.rssMiB} MiB ${s.seconds}s`).join(', ')}`,
   ].join('\n');
 }
+
+const watchdog = setTimeout(() => {
+  log(`run longer than ${WATCHDOG_MS / 60_000} min: stopping everything`);
+  void cleanupAll().finally(() => process.exit(2));
+}, WATCHDOG_MS);
+watchdog.unref();
 
 main()
   .then(async () => {
