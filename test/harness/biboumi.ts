@@ -8,7 +8,7 @@
 // - policy_directory: the temp dir (no Botan policy files; IRC runs plain here);
 // - db_name: an SQLite file (biboumi's archive, per-user options and roster).
 // Per-user settings (IRC server ports, throttle_limit, record_history) are not
-// config keys: users set them with ad-hoc commands (see bench/biboumi-setup.ts).
+// config keys: users set them with ad-hoc commands (bench/lib/gateways.ts does).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from './irc-server.js';
