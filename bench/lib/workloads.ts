@@ -211,6 +211,8 @@ export interface UserStep {
   lastError?: string;
   /** What the gateway reports of its memory (ponte: V8 heap and external memory after a full GC). */
   memory?: Record<string, number>;
+  /** CPU seconds spent during the step by the gateway, Prosody and this process (the clients). */
+  cpuSeconds: { gateway: number; prosody: number; client: number };
 }
 
 export interface UserLoad {
@@ -230,7 +232,7 @@ export async function loadUsers(
   server: XmppServer,
   gateway: Gateway,
   targets: number[],
-  opts: { deadline: number; concurrency: number; prefix: string; onStep?: (step: UserStep) => Promise<void> | void },
+  opts: { deadline: number; concurrency: number; prefix: string; prosodyPid: number; onStep?: (step: UserStep) => Promise<void> | void },
 ): Promise<UserLoad> {
   const users: BenchUser[] = [];
   const steps: UserStep[] = [];
@@ -247,6 +249,7 @@ export async function loadUsers(
     let retries = 0;
     let lastError: string | undefined;
     const maxFailures = Math.max(5, Math.ceil(names.length * 0.01));
+    const cpu0 = { gateway: cpuMicros(gateway.pid), prosody: cpuMicros(opts.prosodyPid), client: process.cpuUsage() };
     const t0 = performance.now();
     await pool(
       names,
@@ -279,10 +282,16 @@ export async function loadUsers(
     );
     next = target;
     const seconds = (performance.now() - t0) / 1000;
+    const clientCpu = process.cpuUsage(cpu0.client);
+    const cpuSeconds = {
+      gateway: Math.round((cpuMicros(gateway.pid) - cpu0.gateway) / 1e4) / 100,
+      prosody: Math.round((cpuMicros(opts.prosodyPid) - cpu0.prosody) / 1e4) / 100,
+      client: Math.round((clientCpu.user + clientCpu.system) / 1e4) / 100,
+    };
     await sleep(3_000);
     const rssRaw = rssMiB(gateway.pid);
     const rss = await gateway.settledRssMiB();
-    const step: UserStep = { target, users: users.length, rssMiB: Math.round(rss * 10) / 10, rssRawMiB: Math.round(rssRaw * 10) / 10, seconds: Math.round(seconds * 10) / 10, failures, retries, lastError, memory: await gateway.memoryDetail() };
+    const step: UserStep = { target, users: users.length, rssMiB: Math.round(rss * 10) / 10, rssRawMiB: Math.round(rssRaw * 10) / 10, seconds: Math.round(seconds * 10) / 10, failures, retries, lastError, memory: await gateway.memoryDetail(), cpuSeconds };
     steps.push(step);
     await opts.onStep?.(step);
     if (!alive(gateway.pid)) {
