@@ -51,11 +51,11 @@ const USER_CONCURRENCY = num('BENCH_USER_CONCURRENCY', 10);
 const RUN_STARTED = Date.now();
 const LOAD_AT_START = os.loadavg().map((x) => Math.round(x * 100) / 100);
 /** The measuring ends by then; each loop also has its own bound (see budget()). */
-const RUN_BUDGET_MS = 12.5 * 60_000;
+const RUN_BUDGET_MS = 12 * 60_000;
 /** The message workloads end by then, leaving the rest to the users. */
 const MESSAGES_BUDGET_MS = 6 * 60_000;
 /** Past this the run is abandoned: everything is stopped (within ~1 min) and it exits with code 2. */
-const WATCHDOG_MS = 13.5 * 60_000;
+const WATCHDOG_MS = 13 * 60_000;
 
 /** `ms`, cut to what is left until `RUN_STARTED + untilMs` (at least 1 s, so a loop still reports). */
 const budget = (ms: number, untilMs = RUN_BUDGET_MS) => Math.max(1_000, Math.min(ms, RUN_STARTED + untilMs - Date.now()));
