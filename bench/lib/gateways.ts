@@ -3,8 +3,8 @@
 //   ponte    dist/src/main.js (built by `npm run bench`), configured by PONTE_*
 //            variables only, embedded PGlite store in a temp dir;
 //   biboumi  the Debian package, SQLite in a temp dir (test/harness/biboumi.ts).
-// Both are unthrottled towards IRC: ponte does not throttle its IRC lines yet;
-// biboumi gets throttle_limit -1 per user (its IRC server ad-hoc command).
+// Both are unthrottled towards IRC: ponte with networks.irc.throttleBurst -1,
+// biboumi with throttle_limit -1 per user (its IRC server ad-hoc command).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,8 @@ export async function startPonteProcess(server: XmppServer, ircPort: number, opt
       PONTE_NETWORKS_IRC_DOMAIN: 'irc.localhost',
       PONTE_NETWORKS_IRC_ALLOW: server.domain,
       PONTE_NETWORKS_IRC_SERVERS: `${IRC_HOST}:${ircPort}/plain`,
+      // No flood control, as biboumi's throttle_limit -1 (a version without the key ignores it).
+      PONTE_NETWORKS_IRC_THROTTLE_BURST: '-1',
       PONTE_NETWORKS_MATRIX_ENABLED: 'false',
       PONTE_STORE_URL: '',
       PONTE_STORE_DATA_DIR: join(dir, 'pglite'),
