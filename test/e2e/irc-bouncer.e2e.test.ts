@@ -6,25 +6,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
-import { connectIrc, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
+import { startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 import { configure, joinRoom } from './irc-settings-adhoc.js';
+import { ircUser, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 
 const MAM = 'urn:xmpp:mam:2';
 const DELAY = 'urn:xmpp:delay';
 const FORWARD = 'urn:xmpp:forward:0';
-const IRC_DOMAIN = 'irc.localhost';
-const SERVER = '127.0.0.1';
-
-const roomJid = (channel: string) => `${channel}%${SERVER}@${IRC_DOMAIN}`;
-const nickOfPrefix = (prefix: string | undefined) => (prefix ?? '').split('!')[0]!.toLowerCase();
-
-async function ircUser(irc: IrcServer, nick: string, channel: string): Promise<IrcConnection> {
-  const conn = await connectIrc(irc, nick);
-  conn.send(`JOIN ${channel}`);
-  await conn.waitFor((m) => m.command === '366', 10_000, `end of NAMES for ${channel}`);
-  return conn;
-}
 
 async function leave(client: TestXmppClient, channel: string, nick: string): Promise<void> {
   await client.send(xml('presence', { to: `${roomJid(channel)}/${nick}`, type: 'unavailable' }));

@@ -10,30 +10,16 @@ import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { connectIrc, startInspircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
+import { joinRoom, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 
-const MUC = 'http://jabber.org/protocol/muc';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const CHAT_STATES = 'http://jabber.org/protocol/chatstates';
 const REPLY = 'urn:xmpp:reply:0';
 const REACTIONS = 'urn:xmpp:reactions:0';
 const SID = 'urn:xmpp:sid:0';
-const IRC_DOMAIN = 'irc.localhost';
-const SERVER = '127.0.0.1';
 const CAPS = ['message-tags', 'server-time', 'echo-message'];
 
-const roomJid = (channel: string) => `${channel}%${SERVER}@${IRC_DOMAIN}`;
-const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
-const nickOfPrefix = (prefix: string | undefined) => (prefix ?? '').split('!')[0]!.toLowerCase();
 const stanzaIdOf = (el: XmlElement) => el.getChild('stanza-id', SID)?.attrs.id;
-
-async function joinRoom(client: TestXmppClient, channel: string, nick: string): Promise<void> {
-  await client.send(xml('presence', { to: `${roomJid(channel)}/${nick}` }, xml('x', { xmlns: MUC })));
-  for (;;) {
-    const el = await client.waitFor((s) => bareOf(s.attrs.from) === roomJid(channel), 20_000);
-    if (el.attrs.type === 'error') throw new Error(`join of ${channel} failed: ${el.toString()}`);
-    if (el.is('message') && el.getChild('subject') && !el.getChild('body')) return;
-  }
-}
 
 let irc: IrcServer;
 before(async () => {

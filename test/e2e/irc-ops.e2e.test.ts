@@ -11,25 +11,18 @@ import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.
 import { connectIrc, startInspircd, startNgircd, type IrcConnection, type IrcMessage, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 import { VERSION } from '../../src/version.js';
+import { bareOf, codes, IRC_DOMAIN, joinRoom, MUC_USER, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 
-const MUC = 'http://jabber.org/protocol/muc';
-const MUC_USER = 'http://jabber.org/protocol/muc#user';
 const MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const CORRECT = 'urn:xmpp:message-correct:0';
 const DIRECT_INVITE = 'jabber:x:conference';
-const IRC_DOMAIN = 'irc.localhost';
-const SERVER = '127.0.0.1';
 // Numbered alternatives, to see the configured scheme at work.
 const NICK_SUFFIX = '|{n}';
 // Every command here is a few lines plus a PING barrier: a larger burst keeps the tests quick (the pacing stays on).
 const FAST_QUEUE = { PONTE_NETWORKS_IRC_THROTTLE_BURST: '50' };
 
-const roomJid = (channel: string) => `${channel}%${SERVER}@${IRC_DOMAIN}`;
 const contactJid = (nick: string) => `${nick.toLowerCase()}%${SERVER}@${IRC_DOMAIN}`;
-const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
-const codes = (el: XmlElement) => (el.getChild('x', MUC_USER)?.getChildren('status') ?? []).map((s) => Number(s.attrs.code));
-const nickOfPrefix = (prefix: string | undefined) => (prefix ?? '').split('!')[0]!.toLowerCase();
 const itemOf = (el: XmlElement) => el.getChild('x', MUC_USER)?.getChild('item');
 
 function errorOf(el: XmlElement): { condition: string | undefined; text: string } {
@@ -38,17 +31,6 @@ function errorOf(el: XmlElement): { condition: string | undefined; text: string 
     condition: error?.getChildElements().find((c) => c.getNS() === STANZAS && c.name !== 'text')?.name,
     text: error?.getChildText('text', STANZAS) ?? '',
   };
-}
-
-async function joinRoom(client: TestXmppClient, channel: string, nick: string): Promise<XmlElement[]> {
-  await client.send(xml('presence', { to: `${roomJid(channel)}/${nick}` }, xml('x', { xmlns: MUC })));
-  const out: XmlElement[] = [];
-  for (;;) {
-    const el = await client.waitFor((s) => bareOf(s.attrs.from) === roomJid(channel), 20_000);
-    out.push(el);
-    if (el.attrs.type === 'error') throw new Error(`join of ${channel} failed: ${el.toString()}`);
-    if (el.is('message') && el.getChild('subject') && !el.getChild('body')) return out;
-  }
 }
 
 const groupchat = (channel: string, body: string, id?: string, ...extra: XmlElement[]) =>

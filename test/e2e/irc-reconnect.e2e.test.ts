@@ -12,37 +12,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
-import { connectIrc, startNgircd, type IrcConnection, type IrcMessage, type IrcServer } from '../harness/irc-server.js';
+import { startNgircd, type IrcConnection, type IrcMessage, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
+import { codes, IRC_DOMAIN, ircUser, joinRoom, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 
-const MUC = 'http://jabber.org/protocol/muc';
-const MUC_USER = 'http://jabber.org/protocol/muc#user';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
-const IRC_DOMAIN = 'irc.localhost';
-const SERVER = '127.0.0.1';
-
-const roomJid = (channel: string) => `${channel}%${SERVER}@${IRC_DOMAIN}`;
-const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
-const codes = (el: XmlElement) => (el.getChild('x', MUC_USER)?.getChildren('status') ?? []).map((s) => Number(s.attrs.code));
-const nickOfPrefix = (prefix: string | undefined) => (prefix ?? '').split('!')[0]!.toLowerCase();
-
-async function joinRoom(client: TestXmppClient, channel: string, nick: string): Promise<void> {
-  await client.send(xml('presence', { to: `${roomJid(channel)}/${nick}` }, xml('x', { xmlns: MUC })));
-  for (;;) {
-    const el = await client.waitFor((s) => bareOf(s.attrs.from) === roomJid(channel), 20_000);
-    if (el.attrs.type === 'error') throw new Error(`join of ${channel} failed: ${el.toString()}`);
-    if (el.is('message') && el.getChild('subject') && !el.getChild('body')) return;
-  }
-}
 
 const groupchat = (channel: string, body: string, id: string) => xml('message', { to: roomJid(channel), type: 'groupchat', id }, xml('body', {}, body));
-
-async function ircUser(irc: IrcServer, nick: string, channel: string): Promise<IrcConnection> {
-  const conn = await connectIrc(irc, nick);
-  conn.send(`JOIN ${channel}`);
-  await conn.waitFor((m) => m.command === '366', 10_000, `end of NAMES for ${channel}`);
-  return conn;
-}
 
 /** Subscribes the user to the gateway, whose presence then shows the connection state. */
 async function subscribeToGateway(client: TestXmppClient): Promise<void> {

@@ -7,51 +7,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
-import { connectIrc, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
-import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
-
-const MUC = 'http://jabber.org/protocol/muc';
-const MUC_USER = 'http://jabber.org/protocol/muc#user';
-const IRC_DOMAIN = 'irc.localhost';
-const SERVER = '127.0.0.1';
-
-const roomJid = (channel: string) => `${channel}%${SERVER}@${IRC_DOMAIN}`;
-const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
-const codes = (el: XmlElement) => (el.getChild('x', MUC_USER)?.getChildren('status') ?? []).map((s) => Number(s.attrs.code));
-const nickOfPrefix = (prefix: string | undefined) => (prefix ?? '').split('!')[0]!.toLowerCase();
-
-async function joinRoom(client: TestXmppClient, channel: string, nick: string): Promise<XmlElement[]> {
-  await client.send(xml('presence', { to: `${roomJid(channel)}/${nick}` }, xml('x', { xmlns: MUC })));
-  const out: XmlElement[] = [];
-  for (;;) {
-    const el = await client.waitFor((s) => bareOf(s.attrs.from) === roomJid(channel), 20_000);
-    out.push(el);
-    if (el.attrs.type === 'error') throw new Error(`join of ${channel} failed: ${el.toString()}`);
-    if (el.is('message') && el.getChild('subject') && !el.getChild('body')) return out;
-  }
-}
+import { startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
+import { xml, type TestXmppClient } from '../harness/xmpp-client.js';
+import { bareOf, codes, eventually, ircUser, joinRoom, MUC, MUC_USER, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 
 const groupchat = (channel: string, body: string) => xml('message', { to: roomJid(channel), type: 'groupchat' }, xml('body', {}, body));
 
 const messageFrom = (client: TestXmppClient, channel: string, nick: string, match: (body: string) => boolean = () => true) =>
   client.waitFor((s) => s.is('message') && s.attrs.from === `${roomJid(channel)}/${nick}` && s.getChild('body') !== undefined && match(s.getChildText('body') ?? ''), 10_000);
-
-/** An IRC client in `channel`, its JOIN confirmed by the end of NAMES. */
-async function ircUser(irc: IrcServer, nick: string, channel: string): Promise<IrcConnection> {
-  const conn = await connectIrc(irc, nick);
-  conn.send(`JOIN ${channel}`);
-  await conn.waitFor((m) => m.command === '366', 10_000, `end of NAMES for ${channel}`);
-  return conn;
-}
-
-/** Polls `check` until it holds (bounded). */
-async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 let irc: IrcServer;
 before(async () => {
