@@ -33,7 +33,7 @@ import { PONTE_NODE, startBiboumiProcess, startPonteProcess, timeToDisco, type G
 import { ircPeer, joinChannel } from './lib/irc.js';
 import { rssMiB, sleep } from './lib/proc.js';
 import { createAccounts, latencyIrcToXmpp, latencyXmppToIrc, loadUsers, nickOf, PASSWORD, stopUsers, throughput, type Latency, type Pair, type Throughput, type UserStep } from './lib/workloads.js';
-import { joinRoom, login, type BenchUser } from './lib/xmpp.js';
+import { joinRoom, login } from './lib/xmpp.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const RESULTS_DIR = join(HERE, 'results');

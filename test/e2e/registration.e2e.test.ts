@@ -5,7 +5,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, TEST_DOMAIN, type TestGateway } from '../harness/gateway.js';
 import { TEST_PASSWORD } from '../networks/test-network.js';
-import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
+import { xml, type XmlElement } from '../harness/xmpp-client.js';
 
 const REGISTER = 'jabber:iq:register';
 const GATEWAY = 'jabber:iq:gateway';

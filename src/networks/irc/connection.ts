@@ -97,7 +97,6 @@ interface ChannelState {
 }
 
 interface PendingJoin {
-  topic?: string;
   resolve(): void;
   reject(err: GatewayError): void;
 }
@@ -180,7 +179,6 @@ export class IrcConnection {
   readonly client: Client;
   readonly channels = new Map<string, ChannelState>();
   nick: string;
-  private readonly requestedNick: string;
   private readonly pendingJoins = new Map<string, PendingJoin>();
   private phase: Phase = 'new';
   private firstConnect: Promise<void> | null = null;
@@ -210,7 +208,6 @@ export class IrcConnection {
     private readonly onGone: (connection: IrcConnection) => void,
   ) {
     this.nick = requestedNick;
-    this.requestedNick = requestedNick;
     this.client = new Client();
     this.closedPromise = new Promise((resolve) => {
       this.markClosed = resolve;
