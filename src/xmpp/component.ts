@@ -18,6 +18,7 @@ import { errorReply, toStanzaError } from './errors.js';
 import { PresenceTracker } from './presence-tracker.js';
 import { domainOf, type InboundStanza, type StanzaRouter } from './router.js';
 import { createComponent, stanzaKind, type Element } from './stanza.js';
+import { decodeWholeCharacters } from './whole-characters.js';
 
 export interface ComponentSettings {
   /** The component's domain, e.g. irc.localhost. */
@@ -67,6 +68,7 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
       password: settings.secret,
     });
     this.xmpp.reconnect.stop();
+    decodeWholeCharacters(this.xmpp);
     this.metrics.componentConnected.set({ domain: this.domain }, 0);
 
     // Handlers are attached before the first connection: some servers send

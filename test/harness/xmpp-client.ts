@@ -10,6 +10,7 @@
 // @ts-ignore -- untyped JavaScript module
 import * as xmppClient from '@xmpp/client';
 import type { XmppServer } from './xmpp-server.js';
+import { decodeWholeCharacters } from '../../src/xmpp/whole-characters.js';
 
 /** The ltx element @xmpp/xml produces (the subset tests use). */
 export interface XmlElement {
@@ -120,6 +121,8 @@ export async function connectClient(
     password,
   });
   raw.reconnect.stop();
+  // The user's client must not corrupt split characters either (see src/xmpp/whole-characters.ts).
+  decodeWholeCharacters(raw);
 
   const buffered: XmlElement[] = [];
   const errors: Error[] = [];
