@@ -30,6 +30,8 @@ export interface ExtraNetwork {
   domain: string;
   allow: string[];
   secret?: string;
+  /** The XMPP server's component port for this domain (default: xmpp.port). */
+  componentPort?: number;
 }
 
 export interface PonteOptions {
@@ -115,17 +117,20 @@ export class Ponte {
     const domains: GatewayDomain[] = [];
     const allow: Record<string, readonly string[]> = {};
     const secrets = new Map<string, string>();
+    const ports = new Map<string, number>();
     for (const [name, createNetwork] of Object.entries(NETWORKS)) {
       const settings = config.networks[name as keyof typeof NETWORKS];
       if (!settings.enabled) continue;
       domains.push({ name, domain: settings.domain, network: createNetwork(config) });
       allow[name] = settings.allow;
       secrets.set(name, settings.secret ?? config.xmpp.secret);
+      ports.set(name, settings.componentPort ?? config.xmpp.port);
     }
     for (const extra of this.extraNetworks) {
       domains.push({ name: extra.network.name, domain: extra.domain, network: extra.network });
       allow[extra.network.name] = extra.allow;
       secrets.set(extra.network.name, extra.secret ?? config.xmpp.secret);
+      ports.set(extra.network.name, extra.componentPort ?? config.xmpp.port);
     }
     const core = new Core(domains, allow, config.admins, this.storeValue, this.log);
     this.coreValue = core;
@@ -166,7 +171,7 @@ export class Ponte {
         {
           domain: gateway.domain,
           host: config.xmpp.host,
-          port: config.xmpp.port,
+          port: ports.get(gateway.name)!,
           secret: secrets.get(gateway.name)!,
           backoff: { initialMs: config.xmpp.reconnectInitialMs, maxMs: config.xmpp.reconnectMaxMs },
         },

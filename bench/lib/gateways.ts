@@ -65,7 +65,7 @@ export async function startPonteProcess(server: XmppServer, ircPort: number, opt
     env: {
       ...env,
       PONTE_XMPP_HOST: server.host,
-      PONTE_XMPP_PORT: String(server.componentPort),
+      PONTE_XMPP_PORT: String(server.componentPorts['irc.localhost']),
       PONTE_XMPP_SECRET: server.componentSecret,
       PONTE_NETWORKS_IRC_DOMAIN: 'irc.localhost',
       PONTE_NETWORKS_IRC_ALLOW: server.domain,

@@ -28,6 +28,11 @@ const network = (defaultDomain: string) =>
     /** The component secret for this domain, when it differs from xmpp.secret. */
     secret: z.string().min(1).optional(),
     /**
+     * The XMPP server's component port for this domain, when it differs from
+     * xmpp.port (ejabberd: one listener per domain keeps each user's stanzas in order).
+     */
+    componentPort: port.optional(),
+    /**
      * Who may use this network: XMPP domains (example.org) and bare JIDs
      * (alice@example.org). Everyone else is refused, except for disco#info.
      */

@@ -30,7 +30,7 @@ const T = { timeout: 60_000 };
  */
 function componentHandshake(server: XmppServer, domain: string, secret: string, until?: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: server.host, port: server.componentPort });
+    const socket = connect({ host: server.host, port: server.componentPorts[domain] ?? server.componentPort });
     let data = '';
     let state: 'header' | 'handshake' | 'after' = 'header';
     let done = false;
@@ -117,6 +117,8 @@ for (const [kind, start] of [
       assert.equal(s.host, '127.0.0.1');
       assert.deepEqual(s.components, COMPONENTS);
       assert.notEqual(s.c2sPort, s.componentPort);
+      assert.deepEqual(Object.keys(s.componentPorts), COMPONENTS);
+      assert.equal(s.componentPort, s.componentPorts[COMPONENTS[0]!]);
     });
 
     test('a registered user logs in and gets disco#info from localhost', T, async () => {
@@ -150,10 +152,10 @@ for (const [kind, start] of [
 
     test('restart() comes back on the same ports with the same accounts', T, async () => {
       const s = must(server, kind);
-      const ports = [s.c2sPort, s.componentPort];
+      const ports = [s.c2sPort, { ...s.componentPorts }];
       await Promise.all(clients.splice(0).map((c) => c.stop()));
       await s.restart();
-      assert.deepEqual([s.c2sPort, s.componentPort], ports);
+      assert.deepEqual([s.c2sPort, s.componentPorts], ports);
       await loginAndDisco(s, 'two');
       await componentHandshake(s, s.components[1]!, s.componentSecret);
     });

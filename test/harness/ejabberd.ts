@@ -31,41 +31,38 @@ function yamlString(value: string): string {
   return JSON.stringify(value);
 }
 
-/** Fill the template's @PLACEHOLDERS@; the component list may be any length. */
+/** The template's lines of one component listener, from `- port: @<KIND>_PORT@` to its host line. */
+function listenerBlock(lines: string[], kind: 'IRC' | 'MATRIX'): { start: number; end: number } {
+  const start = lines.findIndex((l) => l.trim() === `- port: @${kind}_PORT@`);
+  const end = lines.findIndex((l, i) => i > start && l.trim().startsWith(`"@${kind}_DOMAIN@":`));
+  if (start < 0 || end < 0) throw new Error(`${EJABBERD_TEMPLATE}: the ${kind} component listener was not found`);
+  return { start, end: end + 1 };
+}
+
+/**
+ * Fill the template's @PLACEHOLDERS@. The component list may be any length:
+ * each component gets a listener of its own, shaped like the IRC one.
+ */
 export function renderEjabberdConfig(
   template: string,
-  v: { domain: string; ip: string; c2sPort: number; componentPort: number; components: string[]; secret: string },
+  v: { domain: string; ip: string; c2sPort: number; components: { domain: string; port: number }[]; secret: string },
 ): string {
-  const lines = template.split('\n');
-  const out: string[] = [];
-  let componentsWritten = false;
-  let inGroup = false;
-  for (const line of lines) {
-    // Each group of per-component lines (the listener's hosts, domain_balancing)
-    // becomes one line per domain, with the group's first value.
-    const m = /^(\s*)"@(IRC|MATRIX)_DOMAIN@":(.*)$/.exec(line);
-    if (m) {
-      if (!inGroup) {
-        for (const c of v.components) out.push(`${m[1]}${yamlString(c)}:${m[3]!.replaceAll('"@COMPONENT_SECRET@"', yamlString(v.secret))}`);
-        componentsWritten = true;
-      }
-      inGroup = true;
-      continue;
-    }
-    inGroup = false;
-    out.push(line);
-  }
-  if (!componentsWritten) throw new Error(`${EJABBERD_TEMPLATE}: component host lines not found`);
-  const text = out
+  if (v.components.length === 0) throw new Error('renderEjabberdConfig: at least one component is needed');
+  let lines = template.split('\n');
+  const irc = listenerBlock(lines, 'IRC');
+  const pattern = lines.slice(irc.start, irc.end);
+  const matrix = listenerBlock(lines, 'MATRIX');
+  if (matrix.start !== irc.end) throw new Error(`${EJABBERD_TEMPLATE}: the MATRIX listener must follow the IRC one`);
+  const listeners = v.components.flatMap((c) =>
+    pattern.map((l) => l.replaceAll('@IRC_PORT@', String(c.port)).replaceAll('"@IRC_DOMAIN@"', yamlString(c.domain))),
+  );
+  lines = [...lines.slice(0, irc.start), ...listeners, ...lines.slice(matrix.end)];
+  const text = lines
     .join('\n')
     .replaceAll('@DOMAIN@', v.domain)
     .replaceAll('@IP@', v.ip)
     .replaceAll('@C2S_PORT@', String(v.c2sPort))
-    .replaceAll('@COMPONENT_PORT@', String(v.componentPort))
-    .replaceAll('@IRC_DOMAIN@', v.components[0] ?? '')
-    .replaceAll('@MATRIX_DOMAIN@', v.components[1] ?? v.components[0] ?? '')
-    .replaceAll('@COMPONENT_SECRET@', v.secret)
-    .replaceAll('@COMPONENT_COUNT@', String(v.components.length));
+    .replaceAll('"@COMPONENT_SECRET@"', yamlString(v.secret));
   // Only comment lines may still mention a placeholder.
   const left = text.split('\n').filter((l) => !/^\s*#/.test(l) && /@[A-Z0-9_]+@/.test(l));
   if (left.length > 0) throw new Error(`unfilled placeholders in ejabberd config: ${left.join(' | ')}`);
@@ -79,8 +76,9 @@ export async function startEjabberd(opts: XmppServerOptions = {}): Promise<XmppS
   const dir = tempDir('ejabberd');
   removeOnExit(dir);
   let c2sPort = 0;
-  let componentPort = 0;
   let distPort = 0;
+  // One listener per component domain (see the template).
+  let componentPorts: number[] = [];
   const id = randomBytes(4).toString('hex');
   const node = `ejbd-${id}@localhost`;
   const cookie = randomBytes(16).toString('hex');
@@ -94,7 +92,13 @@ export async function startEjabberd(opts: XmppServerOptions = {}): Promise<XmppS
   const writeConfig = () =>
     writeFileSync(
       configPath,
-      renderEjabberdConfig(template, { domain: DOMAIN, ip: '127.0.0.1', c2sPort, componentPort, components, secret }),
+      renderEjabberdConfig(template, {
+        domain: DOMAIN,
+        ip: '127.0.0.1',
+        c2sPort,
+        components: components.map((domain, i) => ({ domain, port: componentPorts[i]! })),
+        secret,
+      }),
     );
   // Erlang's resolver: the entries below only, never DNS. Debian's
   // /etc/ejabberd/inetrc adds "native" (the system resolver); and even with
@@ -153,7 +157,7 @@ export async function startEjabberd(opts: XmppServerOptions = {}): Promise<XmppS
         p,
         [
           `Start accepting TCP connections at 127.0.0.1:${c2sPort} for ejabberd_c2s`,
-          `Start accepting TCP connections at 127.0.0.1:${componentPort} for ejabberd_service`,
+          ...componentPorts.map((port) => `Start accepting TCP connections at 127.0.0.1:${port} for ejabberd_service`),
         ],
         /Failed to open socket at [^\n]*address already in use|eaddrinuse/,
         60_000,
@@ -189,8 +193,9 @@ export async function startEjabberd(opts: XmppServerOptions = {}): Promise<XmppS
     }
   }
 
-  await onFreePorts(3, async (ports) => {
-    [c2sPort, componentPort, distPort] = ports as [number, number, number];
+  await onFreePorts(2 + components.length, async (ports) => {
+    [c2sPort, distPort] = ports as [number, number];
+    componentPorts = ports.slice(2);
     writeConfig();
     await start();
   });
@@ -200,7 +205,8 @@ export async function startEjabberd(opts: XmppServerOptions = {}): Promise<XmppS
     domain: DOMAIN,
     host: '127.0.0.1',
     c2sPort,
-    componentPort,
+    componentPort: componentPorts[0]!,
+    componentPorts: Object.fromEntries(components.map((domain, i) => [domain, componentPorts[i]!])),
     componentSecret: secret,
     components,
     dir,

@@ -45,7 +45,15 @@ export async function startPonte(server: XmppServer, env: Record<string, string>
       ...env,
     },
   });
+  // Each domain on the port the server listens for it on (ejabberd: one listener per domain).
+  for (const settings of [config.networks.irc, config.networks.matrix]) {
+    settings.componentPort ??= server.componentPorts[settings.domain];
+  }
+  const extraNetworks = (options.extraNetworks ?? []).map((extra) => ({
+    ...extra,
+    componentPort: extra.componentPort ?? server.componentPorts[extra.domain],
+  }));
   const log = createLogger({ level: config.log.level, format: 'json', destination });
-  const ponte = await Ponte.start(config, { log, processMetrics: false, extraNetworks: options.extraNetworks ?? [] });
+  const ponte = await Ponte.start(config, { log, processMetrics: false, extraNetworks });
   return { ponte, logs: () => lines, stop: () => ponte.stop() };
 }

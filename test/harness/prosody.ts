@@ -96,6 +96,7 @@ export async function startProsody(opts: XmppServerOptions = {}): Promise<XmppSe
     host: '127.0.0.1',
     c2sPort,
     componentPort,
+    componentPorts: Object.fromEntries(components.map((domain) => [domain, componentPort])),
     componentSecret: secret,
     components,
     dir,

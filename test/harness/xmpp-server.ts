@@ -8,7 +8,10 @@ export interface XmppServer {
   domain: string;
   host: '127.0.0.1';
   c2sPort: number;
+  /** The component port of the first component domain. */
   componentPort: number;
+  /** Each component domain's port: one for all on Prosody, one listener per domain on ejabberd. */
+  componentPorts: Readonly<Record<string, number>>;
   /** XEP-0114 handshake secret, the same for every component domain. */
   componentSecret: string;
   /** Component domains the server accepts, e.g. ['irc.localhost', 'matrix.localhost']. */

@@ -50,16 +50,17 @@ describe('deployment files', () => {
       domain: 'localhost',
       ip: '127.0.0.1',
       c2sPort: 5222,
-      componentPort: 5347,
-      components: ['irc.localhost', 'matrix.localhost'],
+      components: [
+        { domain: 'irc.localhost', port: 5347 },
+        { domain: 'matrix.localhost', port: 5348 },
+      ],
       secret: 'changeme',
     });
     const blocks = readmeBlocks('yaml');
-    assert.equal(blocks.length, 3);
-    const listener = blocks[0]!.split('\n').slice(1).join('\n'); // without the `listen:` line
-    assert.ok(rendered.includes(listener), `listener block not found in the rendered template:\n${listener}`);
-    assert.ok(rendered.includes(blocks[1]!), `domain_balancing block not found:\n${blocks[1]}`);
-    assert.ok(rendered.includes(blocks[2]!), `mod_privilege block not found:\n${blocks[2]}`);
+    assert.equal(blocks.length, 2);
+    const listeners = blocks[0]!.split('\n').slice(1).join('\n'); // without the `listen:` line
+    assert.ok(rendered.includes(listeners), `listener blocks not found in the rendered template:\n${listeners}`);
+    assert.ok(rendered.includes(blocks[1]!), `mod_privilege block not found:\n${blocks[1]}`);
   });
 
   test('the README has exactly one Prosody snippet (run for real in deploy.e2e.test.ts)', () => {
