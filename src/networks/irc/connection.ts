@@ -473,6 +473,11 @@ export class IrcConnection {
   private enqueue(lines: OutLine[], channel?: string): Promise<string[]> {
     if (!this.open) return Promise.reject(new GatewayError('recipient-unavailable', `The connection to ${this.server} is closed.`));
     if (lines.length === 0) return Promise.resolve([]);
+    try {
+      for (const out of lines) for (const line of (typeof out === 'string' ? out : out.line).split('\r\n')) checkLineLength(line);
+    } catch (err) {
+      return Promise.reject(err as GatewayError);
+    }
     return new Promise<string[]>((resolve, reject) => {
       const message = { remaining: lines.length, settled: false, ids: [] as string[], resolve, reject };
       lines.forEach((out, index) => {
@@ -629,7 +634,8 @@ export class IrcConnection {
     this.channels.delete(lower);
     this.splits.forget(lower);
     if (this.phase !== 'online') return;
-    const why = reason ? oneLine(reason) : '';
+    // The user leaves whatever the reason's length: a reason over the line's budget is cut.
+    const why = reason ? fitUtf8(oneLine(reason), MAX_LINE_BYTES - Buffer.byteLength(`PART ${state.name} :`)) : '';
     this.enqueueQuietly([why ? this.client.rawString('PART', state.name, why) : this.client.rawString('PART', state.name)]);
   }
 
@@ -699,7 +705,12 @@ export class IrcConnection {
 
   setTopic(channel: string, topic: string): Promise<unknown> {
     checkParam(channel, 'channel name', true);
-    return this.ops.setTopic(channel, oneLine(topic));
+    const text = oneLine(topic);
+    // Servers cut a topic over TOPICLEN without a word; refused here instead, so nothing is lost unseen.
+    const limit = Math.min(this.isupportNumber('TOPICLEN') ?? Infinity, MAX_LINE_BYTES - Buffer.byteLength(`TOPIC ${channel} :`));
+    const bytes = Buffer.byteLength(text);
+    if (bytes > limit) throw new GatewayError('not-acceptable', `The topic is ${bytes} bytes; ${this.server} takes at most ${limit} bytes in ${channel}.`);
+    return this.ops.setTopic(channel, text);
   }
 
   /** NICK; resolves with the nick the server confirmed. */
@@ -719,6 +730,10 @@ export class IrcConnection {
 
   kick(channel: string, nick: string, reason?: string): Promise<void> {
     checkParam(nick, 'nickname', true);
+    const why = reason ? oneLine(reason) : '';
+    const limit = Math.min(this.isupportNumber('KICKLEN') ?? Infinity, MAX_LINE_BYTES - Buffer.byteLength(`KICK ${channel} ${nick} :`));
+    const bytes = Buffer.byteLength(why);
+    if (bytes > limit) throw new GatewayError('not-acceptable', `The kick reason is ${bytes} bytes; ${this.server} takes at most ${limit} bytes.`);
     return this.command<void>(
       (settle) => ({
         kick: (event: { kicked: string; channel: string }) => {
@@ -730,7 +745,6 @@ export class IrcConnection {
         },
       }),
       () => {
-        const why = reason ? oneLine(reason) : '';
         this.enqueueQuietly([why ? this.client.rawString('KICK', channel, nick, why) : this.client.rawString('KICK', channel, nick)]);
       },
     );
@@ -765,7 +779,7 @@ export class IrcConnection {
     this.channels.clear();
     if (this.phase !== 'online') return this.shutdown(reason);
     this.phase = 'quitting';
-    this.outbox.push({ line: this.client.rawString('QUIT', oneLine(reason) || 'bye'), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
+    this.outbox.push({ line: this.client.rawString('QUIT', fitUtf8(oneLine(reason), MAX_LINE_BYTES - 'QUIT :'.length) || 'bye'), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
     // Time for the lines queued before the QUIT to go out at the throttled pace, then 3 s for the server's answer.
     const drain = this.policy.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.policy.throttle.linesPerSecond;
     const timer = setTimeout(() => this.shutdown(reason), Math.min(drain, 60_000) + 3_000);
@@ -1011,6 +1025,12 @@ export class IrcConnection {
     return (this.opsInstance ??= new ChannelOps(this, this.sink, this.log));
   }
 
+  /** A numeric ISUPPORT (005) value such as TOPICLEN, if the server gave one. */
+  private isupportNumber(name: string): number | undefined {
+    const value = Number((this.client.network.options as Record<string, unknown>)[name]);
+    return Number.isInteger(value) && value > 0 ? value : undefined;
+  }
+
   /** Lines (built with client.rawString) through the flood-controlled queue; resolves once written. */
   sendLines(lines: string[]): Promise<void> {
     return this.enqueue(lines).then(() => undefined);
@@ -1046,6 +1066,37 @@ function sameModes(a: Set<string>, b: Set<string>): boolean {
 
 function oneLine(text: string): string {
   return text.replace(/[\r\n\0]+/g, ' ').trim();
+}
+
+/**
+ * The most bytes of one line ponte writes, without its IRCv3 tags and CR LF
+ * (RFC 1459: 512 with CR LF). Over it a server cuts the line, or stops
+ * reading the connection altogether (ngircd did): such a line is refused
+ * before it is queued, never written.
+ */
+export const MAX_LINE_BYTES = 510;
+
+export function checkLineLength(line: string): void {
+  const withoutTags = line.startsWith('@') ? line.slice(line.indexOf(' ') + 1) : line;
+  const bytes = Buffer.byteLength(withoutTags);
+  if (bytes > MAX_LINE_BYTES) {
+    const command = withoutTags.split(' ', 1)[0]!.toUpperCase();
+    throw new GatewayError('not-acceptable', `That ${command} would be ${bytes} bytes on the wire; IRC lines hold at most ${MAX_LINE_BYTES}.`);
+  }
+}
+
+/** `text` cut to at most `bytes` UTF-8 bytes, never inside a character. */
+function fitUtf8(text: string, bytes: number): string {
+  if (Buffer.byteLength(text) <= bytes) return text;
+  let out = '';
+  let used = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (used + size > bytes) break;
+    out += char;
+    used += size;
+  }
+  return out;
 }
 
 function describeSocketError(err: (Error & { code?: string }) | undefined, where: string): string {
