@@ -2,11 +2,16 @@
 // stanzas from a real client through real Prosody at every kind of gateway
 // JID. Every iq and every message that deserves an answer gets one (a result
 // or a stanza error with the same id), and afterwards ponte still serves
-// everyone normally. Bounded in count and time.
+// everyone normally. A second stream aims at a real IRC channel on ngircd
+// (bodies, subjects, private messages, joins with keys, kicks, all with
+// CR/LF payloads) while an IRC user watches: no line ponte writes ever
+// becomes a second command. Bounded in count and time.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestGateway, TEST_DOMAIN, type TestGateway } from '../harness/gateway.js';
 import { startProsody } from '../harness/xmpp-server.js';
+import { startNgircd, type IrcMessage, type IrcServer } from '../harness/irc-server.js';
+import { bareOf, ircUser, joinRoom, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 
 const SEED = 0x5eed;
@@ -171,5 +176,161 @@ describe('fuzz: hostile stanzas through Prosody', () => {
     assert.equal(info.getChild('query')?.getChild('identity')?.attrs.category, 'gateway');
     const health = await fetch(`${t.gateway.ponte.httpUrl}/health`);
     assert.equal(health.status, 200);
+  });
+});
+
+// --- the same, at a real IRC channel ------------------------------------------------
+
+const IRC_STANZAS = 3_000;
+const IRC_TIME_LIMIT_MS = 150_000;
+const MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
+/** Channels the watcher sits in that no stanza names: a JOIN or PRIVMSG there can only be an injection. */
+const BAIT = ['#x', '#y', '#pwned'];
+/** IRC commands a line from the attacker's connection may carry, as the watcher sees them. */
+const ALLOWED_FROM_ATTACKER = new Set(['PRIVMSG', 'NOTICE', 'TOPIC', 'KICK', 'JOIN', 'PART', 'MODE']);
+
+/** One hostile stanza aimed at the IRC side; iqs must be answered. */
+function generateIrc(random: () => number, n: number, channel: string, watcher: string): { stanza: XmlElement; expect: Expectation } {
+  const id = `fi${n}`;
+  const hostile = () => pick(random, HOSTILE);
+  const kind = random();
+  if (kind < 0.4) {
+    // Groupchat bodies, sometimes with a subject (a TOPIC), corrections and reactions.
+    return {
+      stanza: xml(
+        'message',
+        { type: 'groupchat', to: roomJid(channel), id },
+        random() < 0.85 ? xml('body', {}, hostile()) : null,
+        random() < 0.2 ? xml('subject', {}, hostile()) : null,
+        random() < 0.1 ? xml('replace', { xmlns: 'urn:xmpp:message-correct:0', id: `fi${Math.floor(random() * n)}` }) : null,
+      ),
+      expect: 'none',
+    };
+  }
+  if (kind < 0.65) {
+    // Private messages: to the watcher as a contact and as an occupant, and to hostile nicks.
+    const to = pick(random, [
+      `${watcher}%${SERVER}@irc.localhost`,
+      `${roomJid(channel)}/${watcher}`,
+      `${roomJid(channel)}/${hostile().slice(0, 60) || 'r'}`,
+      `${hostile().slice(0, 60).replace(/[\s@/\\#&]/g, '') || 'n'}%${SERVER}@irc.localhost`,
+    ]);
+    return { stanza: xml('message', { type: 'chat', to, id }, xml('body', {}, hostile())), expect: 'none' };
+  }
+  if (kind < 0.8) {
+    // Joins of hostile channel names with hostile keys (never the bait channels).
+    const name = `#${hostile().slice(0, 40).replace(/[\s@/\\%]/g, '') || 'k'}`;
+    const to = `${BAIT.includes(name.toLowerCase()) ? '#k' : name}%${SERVER}@irc.localhost/mallory`;
+    return {
+      stanza: xml('presence', { to, id }, xml('x', { xmlns: 'http://jabber.org/protocol/muc' }, xml('password', {}, hostile()))),
+      expect: 'none',
+    };
+  }
+  // Moderation with hostile reasons and nicks: KICK / MODE lines (IRC refuses them: not an operator).
+  const item =
+    random() < 0.5
+      ? xml('item', { nick: random() < 0.5 ? watcher : hostile().slice(0, 60) || 'x', role: 'none' }, xml('reason', {}, hostile()))
+      : xml('item', { nick: random() < 0.5 ? watcher : hostile().slice(0, 60) || 'x', role: pick(random, ['participant', 'moderator', 'visitor']) });
+  return { stanza: xml('iq', { type: 'set', to: roomJid(channel), id }, xml('query', { xmlns: MUC_ADMIN }, item)), expect: 'reply' };
+}
+
+describe('fuzz: hostile stanzas at an IRC channel, through Prosody and ngircd', () => {
+  let irc: IrcServer;
+  let t: TestGateway;
+
+  before(async () => {
+    irc = await startNgircd();
+    t = await startTestGateway(startProsody, {
+      env: { PONTE_NETWORKS_IRC_SERVERS: `${SERVER}:${irc.port}/plain`, PONTE_NETWORKS_IRC_THROTTLE_BURST: '-1', PONTE_LOG_LEVEL: 'info' },
+    });
+  });
+  after(async () => {
+    await t?.stop();
+    await irc?.stop();
+  });
+
+  test(`${IRC_STANZAS} seeded hostile stanzas at IRC JIDs: no injected IRC command, every iq answered`, async () => {
+    const channel = '#fz';
+    const watcher = await ircUser(irc, 'watcher', channel);
+    for (const bait of BAIT) {
+      watcher.send(`JOIN ${bait}`);
+      await watcher.waitFor((m) => m.command === '366' && m.params[1] === bait, 10_000, `NAMES of ${bait}`);
+    }
+    const mallory = await t.client('mallory');
+    await joinRoom(mallory, channel, 'mallory');
+    await watcher.waitFor((m) => m.command === 'JOIN' && nickOfPrefix(m.prefix) === 'mallory', 10_000, 'JOIN of mallory');
+    watcher.clear();
+
+    // Every line the watcher gets from mallory's connection, checked as it comes.
+    const violations: string[] = [];
+    let seen = 0;
+    const check = (m: IrcMessage) => {
+      if (nickOfPrefix(m.prefix) !== 'mallory') return;
+      seen++;
+      const target = (m.params[0] ?? '').toLowerCase();
+      if (!ALLOWED_FROM_ATTACKER.has(m.command)) violations.push(m.raw);
+      else if (BAIT.includes(target)) violations.push(m.raw);
+    };
+    const drain = () => {
+      for (const m of watcher.pending()) check(m);
+      watcher.clear();
+    };
+
+    const random = prng(SEED ^ 0x1cc);
+    const awaiting = new Map<string, string>();
+    mallory.raw.on('stanza', (stanza: XmlElement) => {
+      const id = stanza.attrs.id;
+      if (id?.startsWith('fi') && (stanza.attrs.type === 'result' || stanza.attrs.type === 'error')) awaiting.delete(id);
+    });
+    const deadline = Date.now() + IRC_TIME_LIMIT_MS;
+    let sent = 0;
+    for (let n = 0; n < IRC_STANZAS && Date.now() < deadline; n++) {
+      const { stanza, expect } = generateIrc(random, n, channel, watcher.nick);
+      if (expect === 'reply') awaiting.set(stanza.attrs.id!, stanza.toString().slice(0, 300));
+      await mallory.send(stanza);
+      sent++;
+      if (n % 100 === 0) drain();
+      while (awaiting.size > 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(sent, IRC_STANZAS, 'sent all stanzas within the time limit');
+    const settle = Date.now() + 30_000;
+    while (awaiting.size > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(awaiting.size, 0, `iqs never answered:\n${[...awaiting.values()].slice(0, 5).join('\n')}`);
+
+    // A last message marks the end: everything before it has reached the watcher.
+    await mallory.send(xml('message', { type: 'groupchat', to: roomJid(channel), id: 'fi-end' }, xml('body', {}, 'end of the stream')));
+    const end = Date.now() + 60_000;
+    let done = false;
+    while (!done && Date.now() < end) {
+      for (const m of watcher.pending()) {
+        check(m);
+        if (m.command === 'PRIVMSG' && m.params[0] === channel && m.params[1] === 'end of the stream') done = true;
+      }
+      watcher.clear();
+      if (!done) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(done, 'the closing message reached the IRC channel');
+    assert.deepEqual(violations, [], 'lines from the attacker that are not what its stanzas asked for');
+    assert.ok(seen > 500, `the watcher saw ${seen} lines from the attacker`);
+
+    // mallory's one connection survived everything: still in the channel, never quit.
+    watcher.send(`NAMES ${channel}`);
+    const names = await watcher.waitFor((m) => m.command === '353' && m.params[2] === channel, 10_000, 'NAMES');
+    assert.ok(names.params[3]!.split(' ').some((n) => n.replace(/^[@+%]/, '') === 'mallory'), `mallory not in ${names.params[3]}`);
+    const drops = t.gateway.logs().filter((line) => line.includes('component disconnected') || line.includes('component connection error'));
+    assert.deepEqual(drops, [], 'the component connection was dropped');
+
+    // A line over IRC's 510 bytes is refused with a reason, never written (ngircd stops reading a connection that sends one).
+    await mallory.send(xml('message', { type: 'groupchat', to: roomJid(channel), id: 'fi-topic' }, xml('subject', {}, 't'.repeat(600))));
+    const refused = await mallory.waitFor((s) => s.attrs.id === 'fi-topic' && s.attrs.type === 'error', 10_000);
+    assert.ok(refused.getChild('error')?.getChild('not-acceptable', 'urn:ietf:params:xml:ns:xmpp-stanzas'), refused.toString());
+    assert.match(refused.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? '', /topic is 600 bytes/);
+
+    // Still serving: an ordinary message both ways.
+    await mallory.send(xml('message', { type: 'groupchat', to: roomJid(channel) }, xml('body', {}, 'still here')));
+    await watcher.waitFor((m) => m.command === 'PRIVMSG' && m.params[1] === 'still here', 10_000, 'the ordinary message');
+    watcher.send(`PRIVMSG ${channel} :and back`);
+    await mallory.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === roomJid(channel) && s.getChildText('body') === 'and back', 10_000);
+    await watcher.close();
   });
 });
