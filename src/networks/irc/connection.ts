@@ -36,7 +36,7 @@ import { contactAddress, ircLower, roomAddress } from './addresses.js';
 import { afterRegistration, clientOptions, watchConnection } from './auth.js';
 import { ircToStyling, stylingToIrc } from './format.js';
 import { chatStateOf, EchoWaiters, EXTRA_CAPS, ReactionBook, typingOf, TypingThrottle } from './ircv3.js';
-import { isNetsplit, SplitHold } from './netsplit.js';
+import { isNetsplit, SplitHold, splitSummary } from './netsplit.js';
 import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect.js';
 import type { ConnectionProfile } from './settings.js';
 import { lineBudget, splitMessage } from './split.js';
@@ -217,6 +217,8 @@ export class IrcConnection {
       const state = this.channels.get(channel);
       if (!state?.joined) return;
       const nicks = members.map((member) => member.nick);
+      // One line that says what happened, and the presences (netsplit.ts).
+      this.sink.notice(state.address, splitSummary(nicks, reason));
       if (this.sink.participantsLeft) this.sink.participantsLeft(state.address, nicks, reason);
       else for (const nick of nicks) this.sink.participantLeft(state.address, nick, reason);
     });
