@@ -7,7 +7,8 @@
 //   then KICK if they are in the channel. The mask is `*!user@host` when the
 //   connection knows the member's user and host (from their JOIN, a message,
 //   or a USERHOST query), else `nick!*@*`. `*!*@host` is not used: behind a
-//   gateway or a shared host it would ban everyone there.
+//   gateway or a shared host it would ban everyone there. IRCv3 chghost
+//   keeps the known user and host current when a member gets a cloak.
 // - A KICK of someone a known ban (+b) matches is shown as a ban (status
 //   301), not a kick (307). A +b alone names a mask, not a user: it is a
 //   room notice ("bob sets mode +b *!*@example.org"), not a presence.
@@ -234,6 +235,12 @@ export class ChannelOps {
       if (known) this.hosts.set(ircLower(event.new_nick), known);
     });
     client.on('quit', (event: { nick: string }) => this.hosts.delete(ircLower(event.nick)));
+    // IRCv3 chghost: the member's user or host changed (a cloak, a vhost); a ban from now on names the new one.
+    client.on('user updated', (event: { nick: string; ident?: string; hostname?: string; new_ident?: string; new_hostname?: string }) => {
+      if (!event.new_ident && !event.new_hostname) return;
+      const known = this.hosts.get(ircLower(event.nick));
+      this.seen(event.nick, event.new_ident ?? known?.user ?? event.ident, event.new_hostname ?? known?.host ?? event.hostname);
+    });
 
     client.on('mode', (event: { target: string; nick: string; modes: Array<{ mode: string; param?: string }>; time?: number }) => {
       const state = this.host.channels.get(ircLower(event.target));
