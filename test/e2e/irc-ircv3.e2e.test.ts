@@ -4,7 +4,10 @@
 // reflected only after the server's echo and keeps the server's msgid, so a
 // reply from IRC (+draft/reply) points at it; a line the server refuses
 // bounces with the server's words; typing (+typing) and reactions
-// (+draft/react) go both ways; an IRC user going away shows in presence.
+// (+draft/react) go both ways; an IRC user going away shows in presence;
+// mIRC formatting and XEP-0393 styling both ways; server-time gives a delay
+// only to what is old (the server's chanhistory replay on join), not to
+// live messages.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
@@ -17,6 +20,7 @@ const CHAT_STATES = 'http://jabber.org/protocol/chatstates';
 const REPLY = 'urn:xmpp:reply:0';
 const REACTIONS = 'urn:xmpp:reactions:0';
 const SID = 'urn:xmpp:sid:0';
+const DELAY = 'urn:xmpp:delay';
 const CAPS = ['message-tags', 'server-time', 'echo-message'];
 
 const stanzaIdOf = (el: XmlElement) => el.getChild('stanza-id', SID)?.attrs.id;
@@ -126,6 +130,44 @@ for (const [kind, start] of SERVERS) {
       assert.equal(reactions.attrs.id, stanzaIdOf(reflected), reaction.toString());
       assert.deepEqual(reactions.getChildren('reaction').map((r) => r.getText()), ['🎉']);
       assert.equal(reaction.attrs.from, `${roomJid(channel)}/${bob.nick}`);
+    });
+
+    test('formatting both ways: mIRC codes become XEP-0393 styling, styling becomes mIRC codes', async () => {
+      const { channel, nick, bob } = await setup('style');
+      bob.send(`PRIVMSG ${channel} :\x02bold\x02 \x1Ditalic\x1D \x0304,12red on blue\x03 \x1Estruck\x1E \x11mono\x11 \x1Funder\x1F`);
+      const styled = await alice.waitFor((s) => s.is('message') && s.attrs.from === `${roomJid(channel)}/${bob.nick}`, 10_000);
+      assert.equal(styled.getChildText('body'), '*bold* _italic_ red on blue ~struck~ `mono` under');
+
+      await alice.send(xml('message', { to: roomJid(channel), type: 'groupchat' }, xml('body', {}, '*bold* _italic_ ~struck~ `mono` 2*3*4')));
+      const line = await bob.waitFor((m) => m.command === 'PRIVMSG' && nickOfPrefix(m.prefix) === nick, 10_000, 'the styled line');
+      assert.equal(line.params[1], '\x02bold\x02 \x1Ditalic\x1D \x1Estruck\x1E \x11mono\x11 2*3*4');
+    });
+
+    test('server-time: a live message has no delay; history the server replays on join keeps its time as a XEP-0203 delay', async () => {
+      const { channel, bob } = await setup('stime');
+      bob.send(`PRIVMSG ${channel} :live one`);
+      const echo = await bob.waitFor((m) => m.command === 'PRIVMSG' && m.params[1] === 'live one', 10_000, 'the echo');
+      assert.ok(echo.tags.time, `the server gives server-time: ${echo.raw}`);
+      const live = await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'live one', 10_000);
+      assert.equal(live.getChild('delay', DELAY), undefined, live.toString());
+
+      // InspIRCd's chanhistory replays the channel's last lines to a joiner, with their server-time.
+      const replayed = `#stimeh${tag}`;
+      bob.send(`JOIN ${replayed}`);
+      await bob.waitFor((m) => m.command === '366' && m.params[1] === replayed, 10_000, 'NAMES');
+      bob.send(`MODE ${replayed} +H 10:1h`);
+      await bob.waitFor((m) => m.command === 'MODE' && m.params[1] === '+H', 10_000, 'MODE +H');
+      bob.send(`PRIVMSG ${replayed} :said before you came`);
+      const said = await bob.waitFor((m) => m.command === 'PRIVMSG' && m.params[1] === 'said before you came', 10_000, 'the echo');
+      // Older than the gateway's threshold for a delay (5 s).
+      await new Promise((resolve) => setTimeout(resolve, 5_500));
+      const stanzas = await joinRoom(alice, replayed, `alice${tag}`);
+      const history = stanzas.find((s) => s.is('message') && s.getChildText('body') === 'said before you came')
+        ?? (await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'said before you came', 10_000));
+      assert.equal(history.attrs.from, `${roomJid(replayed)}/${bob.nick}`);
+      // The stamp is in whole seconds (XEP-0082 without the fraction).
+      const second = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+      assert.equal(second(history.getChild('delay', DELAY)?.attrs.stamp ?? ''), second(said.tags.time!), history.toString());
     });
 
     test('an IRC user going away and coming back shows in their presence', async () => {

@@ -384,5 +384,35 @@ for (const [kind, start] of SERVERS) {
       bob.send(`JOIN ${channel}`);
       await bob.waitFor((m) => m.command === '366', 10_000, 'rejoined after the ban was lifted');
     });
+
+    test('a member whose host changes (IRCv3 chghost) is banned by the new host', async () => {
+      const channel = `#cloak${tag}`;
+      const bob = await connectIrc(inspircd, `cbob${tag}`);
+      const carol = await connectIrc(inspircd, `ccarol${tag}`);
+      ircClients.push(bob, carol);
+      bob.send(`JOIN ${channel}`);
+      await bob.waitFor((m) => m.command === '366', 10_000, 'NAMES');
+      // carol is there first: the gateway learns her host from NAMES (userhost-in-names).
+      carol.send(`JOIN ${channel}`);
+      await carol.waitFor((m) => m.command === '366', 10_000, 'NAMES');
+      await joinRoom(alice, channel, me);
+      await bob.waitFor((m) => m.command === 'JOIN' && nickOfPrefix(m.prefix) === me, 10_000, 'JOIN of alice');
+      bob.send(`MODE ${channel} +o ${me}`);
+      await presenceOf(alice, channel, me, (s) => codes(s).includes(110) && itemOf(s)?.attrs.role === 'moderator');
+
+      // An oper gives carol a cloak; the server tells the channel with CHGHOST.
+      bob.send('OPER admin adminpw');
+      await bob.waitFor((m) => m.command === '381', 10_000, 'an IRC operator');
+      bob.send(`CHGHOST ${carol.nick} cloak-${tag}.example.org`);
+      // bob's next line comes to the gateway after the CHGHOST (the server relays in order); carol
+      // says nothing, so her new host can only come from the CHGHOST.
+      bob.send(`PRIVMSG ${channel} :cloaked`);
+      await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'cloaked', 10_000);
+
+      await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'outcast', nick: carol.nick })));
+      const mode = await bob.waitFor((m) => m.command === 'MODE' && m.params[1] === '+b', 10_000, 'MODE +b');
+      assert.match(mode.params[2]!, new RegExp(`^\\*!~?ccarol${tag}@cloak-${tag}\\.example\\.org$`), 'the mask on the new host');
+      await bob.waitFor((m) => m.command === 'KICK' && m.params[1] === carol.nick, 10_000, 'KICK');
+    });
   });
 }

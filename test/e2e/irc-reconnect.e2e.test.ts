@@ -269,29 +269,42 @@ for (const [kind, start] of SERVERS) {
       await hub?.stop();
     });
 
-    test('those who return within the hold show nothing; the others leave in one batch with the split as reason', async () => {
+    test('those who return within the hold show nothing; the others leave in one batch with the split as reason and one summary', async () => {
       const channel = `#split${tag}`;
       const nick = `alice${tag}`;
-      const names = [`bob${tag}`, `carol${tag}`, `dave${tag}`];
-      for (const name of names) ircClients.push(await ircUser(leaf, name, channel));
-      await joinRoom(alice, channel, nick);
+      // A dozen who stay away, and bob, who comes back.
+      const stayAway = Array.from({ length: 12 }, (_, i) => `u${i + 1}${tag}`);
+      for (const name of [`bob${tag}`, ...stayAway]) ircClients.push(await ircUser(leaf, name, channel));
+      const joined = await joinRoom(alice, channel, nick);
+      const occupants = joined.filter((s) => s.is('presence')).map((s) => s.attrs.from);
+      for (const name of [`bob${tag}`, ...stayAway]) assert.ok(occupants.includes(`${roomJid(channel)}/${name}`), name);
 
       await leaf.stop();
-      // bob comes back at once (on the hub, as after a healed split), carol and dave do not.
+      // bob comes back at once (on the hub, as after a healed split), the others do not.
       const bob = await ircUser(hub, `bob${tag}`, channel);
       ircClients.push(bob);
       const gone = [];
-      for (const name of [`carol${tag}`, `dave${tag}`]) {
+      for (const name of stayAway) {
         gone.push(await alice.waitFor((s) => s.is('presence') && s.attrs.type === 'unavailable' && s.attrs.from === `${roomJid(channel)}/${name}`, 15_000));
       }
       for (const presence of gone) assert.equal(presence.getChildText('status'), 'irc.localhost leaf.localhost');
-      // Nothing at all about bob: neither his leaving nor his return.
+      // One notice from the room sums it up.
+      const summary = await alice.waitFor((s) => s.is('message') && s.attrs.from === roomJid(channel) && /netsplit/.test(s.getChildText('body') ?? ''), 10_000);
+      const summed = /^12 users left in a netsplit of irc\.localhost leaf\.localhost: (.+) and 2 more$/.exec(summary.getChildText('body') ?? '');
+      assert.ok(summed, summary.toString());
+      // Ten of them named (in the order their QUITs came), each once.
+      const named = summed[1]!.split(', ');
+      assert.equal(new Set(named).size, 10, summed[1]);
+      for (const name of named) assert.ok(stayAway.includes(name), name);
+      // Nothing at all about bob: neither his leaving nor his return; and no second summary.
       const aboutBob = alice.pending().filter((s) => s.is('presence') && s.attrs.from === `${roomJid(channel)}/bob${tag}`);
       assert.deepEqual(aboutBob.map(String), []);
       // And he is in the room as before: his message arrives from his nick.
       bob.send(`PRIVMSG ${channel} :still here`);
       const message = await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'still here', 10_000);
       assert.equal(message.attrs.from, `${roomJid(channel)}/bob${tag}`);
+      const summaries = alice.pending().filter((s) => s.is('message') && s.attrs.from === roomJid(channel) && /netsplit/.test(s.getChildText('body') ?? ''));
+      assert.deepEqual(summaries.map(String), []);
     });
   });
 }

@@ -24,6 +24,7 @@ import type { Client, IrcClientOptions } from 'irc-framework';
 import type { ErrorCondition } from '../../core/errors.js';
 import type { Logger } from '../../log.js';
 import type { ConnectionProfile } from './settings.js';
+import { ircLine, rawLine, assertIrcParam } from './safety.js';
 import { PonteTransport, type TransportOptions } from './transport.js';
 
 const NICKSERV_WAIT_MS = 5_000;
@@ -60,8 +61,20 @@ function base32(bytes: Buffer): string {
   return out;
 }
 
-/** The options passed to irc-framework's connect() for this profile. */
+/**
+ * The options passed to irc-framework's connect() for this profile. Stored
+ * settings are data: what irc-framework would write on a line (nick, user
+ * name, real name, PASS, the NickServ password) or frame with NUL (SASL
+ * PLAIN) is checked here (safety.ts) and refused with not-acceptable.
+ */
 export function clientOptions(profile: ConnectionProfile): IrcClientOptions & TransportOptions & Record<string, unknown> {
+  assertIrcParam(profile.nick, 'nickname');
+  assertIrcParam(profile.username, 'user name');
+  assertIrcParam(profile.realname, 'real name', { trailing: true });
+  if (profile.password) assertIrcParam(profile.password, 'server password', { trailing: true });
+  if (profile.nickservPassword) assertIrcParam(profile.nickservPassword, 'NickServ password', { trailing: true });
+  if (profile.sasl?.account) assertIrcParam(profile.sasl.account, 'SASL account', { trailing: true });
+  if (profile.sasl?.password) assertIrcParam(profile.sasl.password, 'SASL password', { trailing: true });
   const options: IrcClientOptions & TransportOptions & Record<string, unknown> = {
     host: profile.host,
     port: profile.port,
@@ -143,13 +156,17 @@ export async function afterRegistration(client: Client, profile: ConnectionProfi
       client.on('loggedin', done);
       client.on('socket close', done);
     });
-    client.raw('PRIVMSG', 'NickServ', `IDENTIFY ${profile.nickservPassword}`);
+    // Checked in clientOptions before connecting.
+    client.raw(ircLine('PRIVMSG', ['NickServ', `IDENTIFY ${profile.nickservPassword}`]));
     await loggedIn;
   }
   for (const line of profile.afterConnect) {
     // Checked when saved; checked again here, as the stored settings are data.
-    if (/[\r\n\0]/.test(line)) continue;
-    client.raw(line);
+    try {
+      client.raw(rawLine(line, 'command after connecting'));
+    } catch (err) {
+      log.warn({ server: profile.server, err: (err as Error).message }, 'IRC: an after-connect command was not sent');
+    }
   }
   if (profile.afterConnect.length > 0) log.debug({ server: profile.server, count: profile.afterConnect.length }, 'IRC: sent the after-connect commands');
 }

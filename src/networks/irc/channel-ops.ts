@@ -7,7 +7,8 @@
 //   then KICK if they are in the channel. The mask is `*!user@host` when the
 //   connection knows the member's user and host (from their JOIN, a message,
 //   or a USERHOST query), else `nick!*@*`. `*!*@host` is not used: behind a
-//   gateway or a shared host it would ban everyone there.
+//   gateway or a shared host it would ban everyone there. IRCv3 chghost
+//   keeps the known user and host current when a member gets a cloak.
 // - A KICK of someone a known ban (+b) matches is shown as a ban (status
 //   301), not a kick (307). A +b alone names a mask, not a user: it is a
 //   room notice ("bob sets mode +b *!*@example.org"), not a presence.
@@ -40,6 +41,7 @@ import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, NetworkAddress, Role } from '../types.js';
 import { contactAddress, ircLower, isChannelName, roomAddress } from './addresses.js';
 import { participantIn, roleOf, type ChannelMember } from './connection.js';
+import { ircLine } from './safety.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- irc-framework events carry untyped payloads
 type Listener = (...args: any[]) => void;
@@ -62,7 +64,7 @@ export interface OpsHost {
   readonly open: boolean;
   readonly channels: ReadonlyMap<string, { name: string; address: NetworkAddress; members: Map<string, ChannelMember>; ownModes: Set<string>; joined: boolean }>;
   kick(channel: string, nick: string, reason?: string): Promise<void>;
-  /** Writes lines (built with client.rawString) through the connection's flood-controlled queue; resolves once written. */
+  /** Writes lines (built with ircLine of safety.ts) through the connection's flood-controlled queue; resolves once written. */
   sendLines(lines: string[]): Promise<void>;
 }
 
@@ -217,7 +219,7 @@ export class ChannelOps {
       this.moderated.delete(ircLower(event.channel));
       // Whether the channel is moderated decides who is a visitor: ask (answered with 324).
       if (isChannelName(event.channel)) {
-        this.host.sendLines([client.rawString('MODE', event.channel)]).catch(() => undefined);
+        this.host.sendLines([ircLine('MODE', [event.channel])]).catch(() => undefined);
       }
     });
     client.on('channel info', (event: { channel: string; modes?: Array<{ mode: string }> }) => {
@@ -233,6 +235,12 @@ export class ChannelOps {
       if (known) this.hosts.set(ircLower(event.new_nick), known);
     });
     client.on('quit', (event: { nick: string }) => this.hosts.delete(ircLower(event.nick)));
+    // IRCv3 chghost: the member's user or host changed (a cloak, a vhost); a ban from now on names the new one.
+    client.on('user updated', (event: { nick: string; ident?: string; hostname?: string; new_ident?: string; new_hostname?: string }) => {
+      if (!event.new_ident && !event.new_hostname) return;
+      const known = this.hosts.get(ircLower(event.nick));
+      this.seen(event.nick, event.new_ident ?? known?.user ?? event.ident, event.new_hostname ?? known?.host ?? event.hostname);
+    });
 
     client.on('mode', (event: { target: string; nick: string; modes: Array<{ mode: string; param?: string }>; time?: number }) => {
       const state = this.host.channels.get(ircLower(event.target));
@@ -297,7 +305,13 @@ export class ChannelOps {
   private run<T>(lines: string[][], about: { channel?: string; nick?: string }, outcome: Outcome<T>): Promise<T> {
     const { client, server } = this.host;
     const token = `ponte-${randomUUID()}`;
-    const wire = [...lines.map((line) => client.rawString(...line)), client.rawString('PING', token)];
+    let wire: string[];
+    try {
+      // safety.ts: a parameter IRC cannot carry (a mask with a line break...) refuses the command.
+      wire = [...lines.map(([command, ...params]) => ircLine(command!, params)), ircLine('PING', [token])];
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (!this.host.open) return Promise.reject(new GatewayError('recipient-unavailable', `The connection to ${server} is closed.`));
     const channel = about.channel;
     const sameChannel = (name: string | undefined) => channel !== undefined && name !== undefined && ircLower(name) === ircLower(channel);
@@ -455,8 +469,7 @@ export class ChannelOps {
   /** TOPIC, with the server's refusal (482 on a +t channel) as forbidden. */
   setTopic(channel: string, topic: string): Promise<void> {
     const state = this.joined(channel);
-    // An empty trailing parameter needs its colon, or TOPIC asks for the topic instead of clearing it.
-    const line = topic === '' ? [`TOPIC ${state.name} :`] : ['TOPIC', state.name, topic];
-    return this.run([line], { channel: state.name }, { done: () => undefined });
+    // An empty trailing parameter keeps its colon (ircLine), or TOPIC would ask for the topic instead of clearing it.
+    return this.run([['TOPIC', state.name, topic]], { channel: state.name }, { done: () => undefined });
   }
 }

@@ -25,6 +25,7 @@
 //   their network id (the msgid), so the archive gets no duplicates; a
 //   message without msgid cannot be recognised and may be archived again.
 import type { Client } from 'irc-framework';
+import { ircLine } from './safety.js';
 import { capsOf, combineEvents, NESTED_BATCH_TAG, type BatchOpenings, type MessageEvent } from './multiline.js';
 
 export const HISTORY_ON_JOIN_MAX = 50;
@@ -150,7 +151,7 @@ export class ChatHistory {
       const fetch: Fetch = { target: this.lower(channel), events: [], resolve, timer: undefined, forgetAt: Date.now() + this.waitMs + LATE_BATCH_MS };
       fetch.timer = setTimeout(() => this.settle(fetch, []), this.waitMs);
       this.waiting.push(fetch);
-      write(this.client.rawString('CHATHISTORY', 'LATEST', channel, '*', String(limit))).catch(() => {
+      write(ircLine('CHATHISTORY', ['LATEST', channel, '*', String(limit)])).catch(() => {
         const index = this.waiting.indexOf(fetch);
         if (index >= 0) this.waiting.splice(index, 1);
         this.settle(fetch, []);

@@ -3,9 +3,11 @@
 // GatewayErrors, and what happens on the server pushed into the EventSink.
 //
 // Decisions:
-// - irc-framework parses every line and builds every line; ponte only hands it
-//   parameters it checked (no CR, LF or NUL anywhere; no space in a middle
-//   parameter), so a body can never smuggle a second command.
+// - irc-framework parses every line; every line ponte writes is built by
+//   safety.ts (ircLine), which refuses CR, LF and NUL in any parameter and a
+//   space in a middle one, so no input can smuggle a second command. Names
+//   (channel, nick, key) are refused with a text naming them; free text
+//   (topic, reasons) goes out as one line (line breaks become spaces).
 // - Nick in use while registering: the alternatives of nicks.ts (nick_,
 //   nick__, ... by default; networks.irc.nickSuffix), 5 tries, then failure.
 // - Roles from channel prefixes: q (~) owner, a (&) admin, o (@) and h (%)
@@ -25,7 +27,7 @@
 //   could not be rejoined). A line counts as sent once written to the socket.
 // - IRC has no message ids (without message-tags): every line gets a UUID.
 import { randomUUID } from 'node:crypto';
-import { Client, Message } from 'irc-framework';
+import { Client } from 'irc-framework';
 import { GatewayError, type ErrorCondition } from '../../core/errors.js';
 import type { ChatState, IncomingMessage, OutgoingMessage } from '../../core/message.js';
 import type { Logger } from '../../log.js';
@@ -34,7 +36,7 @@ import { contactAddress, ircLower, roomAddress } from './addresses.js';
 import { afterRegistration, clientOptions, watchConnection } from './auth.js';
 import { ircToStyling, stylingToIrc } from './format.js';
 import { chatStateOf, EchoWaiters, EXTRA_CAPS, ReactionBook, typingOf, TypingThrottle } from './ircv3.js';
-import { isNetsplit, SplitHold } from './netsplit.js';
+import { isNetsplit, SplitHold, splitSummary } from './netsplit.js';
 import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect.js';
 import type { ConnectionProfile } from './settings.js';
 import { lineBudget, splitMessage } from './split.js';
@@ -43,6 +45,7 @@ import { ChannelOps } from './channel-ops.js';
 import { answerCtcp } from './ctcp.js';
 import { alternativeNick, DEFAULT_NICK_SUFFIX } from './nicks.js';
 import { Ircv3Batches } from './multiline-and-history.js';
+import { assertIrcParam, ircLine, ircSafe } from './safety.js';
 
 /** How connections to IRC servers behave: the same for every user (from networks.irc). */
 export interface ConnectionPolicy {
@@ -154,14 +157,6 @@ export function participantIn(member: ChannelMember, moderated: boolean): Partic
   return { nick: member.nick, ...roleOf(member.modes, moderated), ...awayOf(member) };
 }
 
-/** Throws unless `value` can be one IRC parameter (a middle one: no spaces either). */
-export function checkParam(value: string, what: string, middle: boolean): string {
-  if (/[\r\n\0]/.test(value) || (middle && (/\s/.test(value) || value.startsWith(':') || value === ''))) {
-    throw new GatewayError('bad-request', `The ${what} cannot contain line breaks${middle ? ' or spaces' : ''}.`);
-  }
-  return value;
-}
-
 type Phase = 'new' | 'connecting' | 'online' | 'reconnecting' | 'quitting' | 'closed';
 
 /** One registration attempt in flight. */
@@ -222,6 +217,8 @@ export class IrcConnection {
       const state = this.channels.get(channel);
       if (!state?.joined) return;
       const nicks = members.map((member) => member.nick);
+      // One line that says what happened, and the presences (netsplit.ts).
+      this.sink.notice(state.address, splitSummary(nicks, reason));
       if (this.sink.participantsLeft) this.sink.participantsLeft(state.address, nicks, reason);
       else for (const nick of nicks) this.sink.participantLeft(state.address, nick, reason);
     });
@@ -276,6 +273,9 @@ export class IrcConnection {
   /** One registration: waits for a slot at the gate, then for 001 (or the reason it failed). */
   private async register(): Promise<void> {
     await this.socketGone();
+    // The user's profile (auth.ts), with the nick of now: a reconnection asks for the current one.
+    // Built first: stored settings that IRC cannot carry fail here, before a slot is taken.
+    const options = clientOptions({ ...this.endpoint, nick: this.nick });
     const release = await this.policy.gate.acquire(this.server);
     if (this.phase === 'closed' || this.phase === 'quitting') {
       release();
@@ -289,8 +289,7 @@ export class IrcConnection {
       this.attempt = { resolve, reject, release, timer, nickTries: 0, nick: this.nick };
       this.lastSocketError = undefined;
       this.socketLive = true;
-      // The user's profile (auth.ts), with the nick of now: a reconnection asks for the current one.
-      this.client.connect({ ...clientOptions(this.endpoint), nick: this.nick });
+      this.client.connect(options);
     });
   }
 
@@ -400,7 +399,8 @@ export class IrcConnection {
       } catch (err) {
         if (this.phase !== 'reconnecting') return;
         lastError = err instanceof GatewayError ? err.message : String(err);
-        if (err instanceof GatewayError && (err.condition === 'not-authorized' || err.condition === 'forbidden')) break;
+        // Refused credentials, a ban, or stored settings IRC cannot carry: trying again changes nothing.
+        if (err instanceof GatewayError && ['not-authorized', 'forbidden', 'not-acceptable'].includes(err.condition)) break;
         continue;
       }
       if (this.phase !== 'reconnecting') return;
@@ -535,11 +535,9 @@ export class IrcConnection {
     failMessage(item, err);
   }
 
-  /** A line built by irc-framework, with IRCv3 tags (escaped by it). */
+  /** A line with IRCv3 tags (escaped by irc-framework), through the one guard of safety.ts. */
   private tagged(tags: Record<string, string>, command: string, ...params: string[]): string {
-    const message = new Message(command, ...params);
-    Object.assign(message.tags, tags);
-    return message.to1459();
+    return ircLine(command, params, tags);
   }
 
   private isMe(nick: string | undefined): boolean {
@@ -556,8 +554,8 @@ export class IrcConnection {
     const lower = ircLower(channel);
     const existing = this.channels.get(lower);
     if (existing?.joined && !this.pendingJoins.has(lower)) return this.snapshot(existing);
-    checkParam(channel, 'channel name', true);
-    if (key !== undefined) checkParam(key, 'channel password', true);
+    assertIrcParam(channel, 'channel name');
+    if (key !== undefined) assertIrcParam(key, 'channel password');
     if (this.phase === 'reconnecting') {
       throw new GatewayError('remote-server-timeout', `The connection to ${this.server} is being re-established; join ${channel} again in a moment.`);
     }
@@ -615,7 +613,7 @@ export class IrcConnection {
         },
       };
       this.pendingJoins.set(lower, entry);
-      this.enqueue([key ? this.client.rawString('JOIN', state.name, key) : this.client.rawString('JOIN', state.name)]).catch((err: GatewayError) => entry.reject(err));
+      this.enqueue([ircLine('JOIN', key ? [state.name, key] : [state.name])]).catch((err: GatewayError) => entry.reject(err));
     });
   }
 
@@ -636,7 +634,7 @@ export class IrcConnection {
     if (this.phase !== 'online') return;
     // The user leaves whatever the reason's length: a reason over the line's budget is cut.
     const why = reason ? fitUtf8(oneLine(reason), MAX_LINE_BYTES - Buffer.byteLength(`PART ${state.name} :`)) : '';
-    this.enqueueQuietly([why ? this.client.rawString('PART', state.name, why) : this.client.rawString('PART', state.name)]);
+    this.enqueueQuietly([ircLine('PART', why ? [state.name, why] : [state.name])]);
   }
 
   isIn(channel: string): boolean {
@@ -651,7 +649,7 @@ export class IrcConnection {
    * +draft/reply where the server has message-tags, else "nick: " in front.
    */
   async say(target: string, body: string, action: boolean, replyTo?: OutgoingMessage['replyTo']): Promise<string[]> {
-    checkParam(target, 'recipient', true);
+    assertIrcParam(target, 'recipient');
     const tagsOk = this.hasCap('message-tags');
     let text = body;
     if (replyTo?.nick && !(tagsOk && replyTo.id) && !action && !text.startsWith(`${replyTo.nick}:`)) text = `${replyTo.nick}: ${text}`;
@@ -678,7 +676,7 @@ export class IrcConnection {
   /** XEP-0085 as IRCv3 +typing (a TAGMSG), where the server has message-tags; else nothing. */
   sendTyping(target: string, state: ChatState): void {
     if (!this.hasCap('message-tags') || this.phase !== 'online') return;
-    checkParam(target, 'recipient', true);
+    assertIrcParam(target, 'recipient');
     const value = typingOf(state);
     if (!this.typing.allow(ircLower(target), value)) return;
     this.enqueueQuietly([this.tagged({ '+typing': value }, 'TAGMSG', target)]);
@@ -689,7 +687,7 @@ export class IrcConnection {
     if (!this.hasCap('message-tags')) {
       throw new GatewayError('feature-not-implemented', `${this.server} does not carry reactions (no IRCv3 message-tags).`);
     }
-    checkParam(target, 'recipient', true);
+    assertIrcParam(target, 'recipient');
     const fresh = this.reactions.toSend(messageId, this.nick, emojis);
     await this.enqueue(fresh.map((emoji) => this.tagged({ '+draft/react': emoji, '+draft/reply': messageId }, 'TAGMSG', target)));
   }
@@ -704,7 +702,7 @@ export class IrcConnection {
   }
 
   setTopic(channel: string, topic: string): Promise<unknown> {
-    checkParam(channel, 'channel name', true);
+    assertIrcParam(channel, 'channel name');
     const text = oneLine(topic);
     // Servers cut a topic over TOPICLEN without a word; refused here instead, so nothing is lost unseen.
     const limit = Math.min(this.isupportNumber('TOPICLEN') ?? Infinity, MAX_LINE_BYTES - Buffer.byteLength(`TOPIC ${channel} :`));
@@ -715,7 +713,7 @@ export class IrcConnection {
 
   /** NICK; resolves with the nick the server confirmed. */
   changeNick(nick: string): Promise<string> {
-    checkParam(nick, 'nickname', true);
+    assertIrcParam(nick, 'nickname');
     return this.command<string>(
       (settle) => ({
         nick: (event: { nick: string; new_nick: string }) => {
@@ -724,12 +722,13 @@ export class IrcConnection {
         'nick in use': () => settle(new GatewayError('conflict', `The nickname ${nick} is in use on ${this.server}.`)),
         'nick invalid': (event: { reason: string }) => settle(new GatewayError('not-acceptable', `${nick} is not a valid nickname on ${this.server}: ${event.reason}`)),
       }),
-      () => this.enqueueQuietly([this.client.rawString('NICK', nick)]),
+      () => this.enqueueQuietly([ircLine('NICK', [nick])]),
     );
   }
 
   kick(channel: string, nick: string, reason?: string): Promise<void> {
-    checkParam(nick, 'nickname', true);
+    assertIrcParam(channel, 'channel name');
+    assertIrcParam(nick, 'nickname');
     const why = reason ? oneLine(reason) : '';
     const limit = Math.min(this.isupportNumber('KICKLEN') ?? Infinity, MAX_LINE_BYTES - Buffer.byteLength(`KICK ${channel} ${nick} :`));
     const bytes = Buffer.byteLength(why);
@@ -745,7 +744,7 @@ export class IrcConnection {
         },
       }),
       () => {
-        this.enqueueQuietly([why ? this.client.rawString('KICK', channel, nick, why) : this.client.rawString('KICK', channel, nick)]);
+        this.enqueueQuietly([ircLine('KICK', why ? [channel, nick, why] : [channel, nick])]);
       },
     );
   }
@@ -779,7 +778,7 @@ export class IrcConnection {
     this.channels.clear();
     if (this.phase !== 'online') return this.shutdown(reason);
     this.phase = 'quitting';
-    this.outbox.push({ line: this.client.rawString('QUIT', fitUtf8(oneLine(reason), MAX_LINE_BYTES - 'QUIT :'.length) || 'bye'), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
+    this.outbox.push({ line: ircLine('QUIT', [fitUtf8(oneLine(reason), MAX_LINE_BYTES - 'QUIT :'.length) || 'bye']), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
     // Time for the lines queued before the QUIT to go out at the throttled pace, then 3 s for the server's answer.
     const drain = this.policy.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.policy.throttle.linesPerSecond;
     const timer = setTimeout(() => this.shutdown(reason), Math.min(drain, 60_000) + 3_000);
@@ -1031,7 +1030,7 @@ export class IrcConnection {
     return Number.isInteger(value) && value > 0 ? value : undefined;
   }
 
-  /** Lines (built with client.rawString) through the flood-controlled queue; resolves once written. */
+  /** Lines (built with ircLine of safety.ts) through the flood-controlled queue; resolves once written. */
   sendLines(lines: string[]): Promise<void> {
     return this.enqueue(lines).then(() => undefined);
   }
@@ -1064,8 +1063,9 @@ function sameModes(a: Set<string>, b: Set<string>): boolean {
   return a.size === b.size && [...a].every((mode) => b.has(mode));
 }
 
+/** Free text (a reason, a topic) as one IRC line: line breaks become spaces (safety.ts). */
 function oneLine(text: string): string {
-  return text.replace(/[\r\n\0]+/g, ' ').trim();
+  return ircSafe(text).trim();
 }
 
 /**

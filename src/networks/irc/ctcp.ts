@@ -17,6 +17,7 @@
 import type { Client } from 'irc-framework';
 import type { Logger } from '../../log.js';
 import { VERSION } from '../../version.js';
+import { ircLine } from './safety.js';
 import { TokenBucket } from './throttle.js';
 
 export const CTCP_ANSWERED = ['ACTION', 'CLIENTINFO', 'PING', 'TIME', 'VERSION'] as const;
@@ -67,7 +68,13 @@ export function answerCtcp(
       log.debug({ from: event.nick, type: event.type }, 'CTCP reply dropped: too many requests');
       return;
     }
-    send(client.rawString('NOTICE', event.nick, `\x01${reply}\x01`)).catch((err: Error) =>
+    let line: string;
+    try {
+      line = ircLine('NOTICE', [event.nick, `\x01${reply}\x01`]);
+    } catch {
+      return; // a nick no line can carry: nobody to answer
+    }
+    send(line).catch((err: Error) =>
       log.debug({ to: event.nick, err: err.message }, 'CTCP reply not sent'),
     );
   });

@@ -15,6 +15,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { Client } from 'irc-framework';
 import type { RoomListing } from '../types.js';
 import { ircLower, isChannelName, roomAddress } from './addresses.js';
+import { ircLine } from './safety.js';
 
 const LIST_TTL_MS = 60_000;
 const LIST_TIMEOUT_MS = 30_000;
@@ -56,7 +57,7 @@ export function runList(client: Client, server: string, timeoutMs = LIST_TIMEOUT
     client.on('channel list', onPart);
     client.on('channel list end', onEnd);
     client.once('close', onClose);
-    client.raw('LIST');
+    client.raw(ircLine('LIST'));
   });
 }
 

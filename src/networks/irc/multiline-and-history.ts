@@ -5,6 +5,7 @@
 import type { Client } from 'irc-framework';
 import type { Logger } from '../../log.js';
 import { CHATHISTORY_CAP, ChatHistory, type HistoryEvent } from './chathistory.js';
+import { ircLine } from './safety.js';
 import { lineBudget } from './split.js';
 import {
   BatchOpenings,
@@ -69,7 +70,7 @@ export class Ircv3Batches {
     const lines = multilineLines(body, lineBudget({ nick: own.nick, target }));
     if (lines.length < 2 || !fitsLimits(lines, limits)) return null;
     return {
-      lines: batchLines(batchRef(), target, lines, (to, text) => this.client.rawString('PRIVMSG', to, text), openingTags),
+      lines: batchLines(batchRef(), target, lines, (to, text) => ircLine('PRIVMSG', [to, text]), openingTags),
       ...(openingTags.label ? { label: openingTags.label } : {}),
     };
   }

@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ircLineParser } from 'irc-framework';
 import { batchLines, combineEvents, fitsLimits, joinLines, multilineLines, parseMultilineCap, type MessageEvent } from './multiline.js';
+import { ircLine } from './safety.js';
 import { utf8Bytes } from './split.js';
 
-// irc-framework's rawString, as the connection passes it.
-const privmsg = (target: string, text: string) => `PRIVMSG ${target} ${/^:|\s/.test(text) ? `:${text}` : text}`;
+// As the connection passes it: every line through the guard of safety.ts.
+const privmsg = (target: string, text: string) => ircLine('PRIVMSG', [target, text]);
 
 test('the cap value: max-bytes is required, max-lines optional, unknown keys ignored', () => {
   assert.deepEqual(parseMultilineCap('max-bytes=4096,max-lines=24'), { maxBytes: 4096, maxLines: 24 });
@@ -79,7 +80,8 @@ test('batch lines follow the spec: BATCH +ref, tagged PRIVMSGs, BATCH -ref; they
   const parsed = lines.map((line) => ircLineParser(line));
   assert.deepEqual(parsed.map((m) => m.params.at(-1)), ['#chan', 'hello', '', 'how is ', 'everyone?', '-r1']);
   assert.equal(parsed[4]!.tags['draft/multiline-concat'], '');
-  assert.throws(() => batchLines('r2', '#c', [{ text: 'a\r\nQUIT', concat: false }], privmsg), /CR, LF or NUL/);
+  assert.throws(() => batchLines('r2', '#c', [{ text: 'a\r\nQUIT', concat: false }], privmsg), /PRIVMSG parameter must not contain a line break/);
+  assert.throws(() => batchLines('r2', '#c x', [{ text: 'a', concat: false }], privmsg), /parameter must not contain spaces/);
 });
 
 test('incoming lines become one event: joined text, the opening tags and time', () => {

@@ -33,6 +33,7 @@
 //   notice from the server (the message was already handed over).
 import { randomBytes } from 'node:crypto';
 import { MessageTags, type Client, type NetworkCaps } from 'irc-framework';
+import { ircLine } from './safety.js';
 import { splitLine, utf8Bytes } from './split.js';
 
 export const MULTILINE_CAP = 'draft/multiline';
@@ -111,8 +112,9 @@ export function batchRef(): string {
 
 /**
  * The protocol lines of one client batch to `target`. `privmsg(target, text)`
- * builds the untagged command (irc-framework's rawString); `openingTags` go
- * on the BATCH command (the spec: client-only tags of the message go there).
+ * builds the untagged command (safety.ts ircLine, which refuses CR, LF and
+ * NUL and spells out an empty last parameter); `openingTags` go on the BATCH
+ * command (the spec: client-only tags of the message go there).
  */
 export function batchLines(
   ref: string,
@@ -121,19 +123,13 @@ export function batchLines(
   privmsg: (target: string, text: string) => string,
   openingTags: Record<string, string | true> = {},
 ): string[] {
-  for (const line of lines) {
-    if (/[\r\n\0]/.test(line.text)) throw new Error('a multiline batch line cannot hold CR, LF or NUL');
-  }
-  const opening = Object.keys(openingTags).length > 0 ? `@${MessageTags.encode(openingTags)} ` : '';
-  const out = [`${opening}BATCH +${ref} ${MULTILINE_CAP} ${target}`];
+  const out = [ircLine('BATCH', [`+${ref}`, MULTILINE_CAP, target], openingTags)];
   for (const line of lines) {
     const tags: Record<string, string | true> = { batch: ref };
     if (line.concat) tags[CONCAT_TAG] = true;
-    // rawString gives an empty last parameter no colon: a blank line needs it spelt out.
-    const command = line.text === '' ? `${privmsg(target, 'x').slice(0, -1)}:` : privmsg(target, line.text);
-    out.push(`@${MessageTags.encode(tags)} ${command}`);
+    out.push(`@${MessageTags.encode(tags)} ${privmsg(target, line.text)}`);
   }
-  out.push(`BATCH -${ref}`);
+  out.push(ircLine('BATCH', [`-${ref}`]));
   return out;
 }
 

@@ -6,17 +6,33 @@
 // Decisions:
 // - A QUIT whose reason is exactly two host names is a netsplit (what
 //   servers send; a user cannot choose that reason: servers prefix user
-//   quit messages, e.g. "Quit: ...").
+//   quit messages, e.g. "Quit: ..."). Networks that hide their server names
+//   send "*.net *.split" instead: a label may be `*`.
+// - When the hold ends, those still gone leave with one unavailable presence
+//   each (what MUC needs to keep the occupant list right), all in one batch
+//   per channel, and one room notice that sums the split up
+//   (splitSummary): the user reads one line, as IRC clients print it.
 // - The members who split are held out of sight for `holdMs`: nothing is
 //   shown. Whoever joins again meanwhile is back without a presence either
 //   way; whoever has not returned by then is shown leaving, one batch per
 //   channel (EventSink.participantsLeft), with the split as the reason.
 
-const HOST = '[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)+';
+const LABEL = '(?:\\*|[A-Za-z0-9_-]+)';
+const HOST = `${LABEL}(?:\\.${LABEL})+`;
 const NETSPLIT = new RegExp(`^${HOST} ${HOST}$`);
 
 export function isNetsplit(reason: string | undefined): boolean {
   return reason !== undefined && NETSPLIT.test(reason);
+}
+
+/** Nicks named in a split's summary; the rest are counted. */
+const SUMMARY_NICKS = 10;
+
+/** The room notice for members who left in a split: "3 users left in a netsplit of a.net b.net: bob, carol, dave". */
+export function splitSummary(nicks: readonly string[], reason: string): string {
+  const named = nicks.slice(0, SUMMARY_NICKS).join(', ');
+  const more = nicks.length > SUMMARY_NICKS ? ` and ${nicks.length - SUMMARY_NICKS} more` : '';
+  return `${nicks.length} ${nicks.length === 1 ? 'user' : 'users'} left in a netsplit of ${reason}: ${named}${more}`;
 }
 
 /** Members who split, per channel, until they return or the hold ends. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatewayError } from '../../core/errors.js';
-import { assertIrcParam, ircSafe, isValidNick } from './safety.js';
+import { assertIrcParam, ircLine, ircSafe, rawLine } from './safety.js';
 
 test('ircSafe turns line breaks into spaces and drops NUL', () => {
   assert.equal(ircSafe('a\r\nQUIT :x'), 'a QUIT :x');
@@ -43,21 +43,31 @@ test('assertIrcParam refuses hostile and malformed values, naming the field', ()
   assertRefused(() => assertIrcParam('', 'topic', { trailing: true }), 'topic must not be empty');
 });
 
-test('isValidNick accepts RFC 2812 nicks and common extensions', () => {
-  for (const nick of ['alice', 'Bob_', '[away]', 'x|y', '`tick', 'a-b', '^caret^', '{brace}', 'nick123', 'émile']) {
-    assert.equal(isValidNick(nick), true, nick);
-  }
+test('ircLine builds the line irc-framework would, with tags and an empty last parameter spelt out', () => {
+  assert.equal(ircLine('JOIN', ['#chan', 'key']), 'JOIN #chan key');
+  assert.equal(ircLine('TOPIC', ['#chan', 'a new topic']), 'TOPIC #chan :a new topic');
+  assert.equal(ircLine('TOPIC', ['#chan', '']), 'TOPIC #chan :');
+  assert.equal(ircLine('PRIVMSG', ['#chan', ':)']), 'PRIVMSG #chan ::)');
+  assert.equal(ircLine('LIST'), 'LIST');
+  assert.equal(ircLine('TAGMSG', ['#chan'], { '+typing': 'active', label: 'a b;c' }), '@+typing=active;label=a\\sb\\:c TAGMSG #chan');
+  assert.equal(ircLine('BATCH', ['+r1', 'draft/multiline', '#chan'], { 'draft/x': true }), '@draft/x BATCH +r1 draft/multiline #chan');
 });
 
-test('isValidNick refuses what would break IRC parsing or addressing', () => {
-  const bad = ['', 'two words', 'a,b', 'wild*', 'what?', 'a!b', 'a@b', '#chan', '&chan', '$mask', ':colon', '+voice', '%half', '~owner', 'a\r\nQUIT :x', 'nu\0l', 'ctcp\x01', 'tab\t'];
-  for (const nick of bad) assert.equal(isValidNick(nick), false, JSON.stringify(nick));
+test('ircLine refuses any parameter that would end the line or split a middle parameter', () => {
+  assertRefused(() => ircLine('NICK', ['a\r\nQUIT']), 'NICK parameter must not contain a line break');
+  assertRefused(() => ircLine('TOPIC', ['#c', 'new\nPRIVMSG #c :x']), 'TOPIC parameter must not contain a line break');
+  assertRefused(() => ircLine('KICK', ['#c', 'bob', 'bye\r']), 'KICK parameter .*line break');
+  assertRefused(() => ircLine('JOIN', ['#c', 'key\0']), 'JOIN parameter .*NUL');
+  assertRefused(() => ircLine('JOIN', ['#c x', 'key']), 'JOIN parameter must not contain spaces');
+  assertRefused(() => ircLine('MODE', ['', '+b', 'x']), 'MODE parameter must not be empty');
+  assertRefused(() => ircLine('PRIVMSG', [':evil', 'x']), "PRIVMSG parameter must not start with ':'");
+  assertRefused(() => ircLine('QUIT\r\nNICK', []), 'not an IRC command');
 });
 
-test('isValidNick enforces the maximum length in bytes', () => {
-  assert.equal(isValidNick('a'.repeat(30)), true);
-  assert.equal(isValidNick('a'.repeat(31)), false);
-  assert.equal(isValidNick('a'.repeat(9), 9), true);
-  assert.equal(isValidNick('a'.repeat(10), 9), false);
-  assert.equal(isValidNick('é'.repeat(5), 9), false); // 10 bytes
+test('rawLine passes a raw command through and refuses line breaks, NUL and non-commands', () => {
+  assert.equal(rawLine('MODE alice +i'), 'MODE alice +i');
+  assert.equal(rawLine('PRIVMSG NickServ :IDENTIFY secret'), 'PRIVMSG NickServ :IDENTIFY secret');
+  assertRefused(() => rawLine('PRIVMSG x :a\r\nQUIT'), 'IRC command must not contain a line break');
+  assertRefused(() => rawLine('MODE x\0'), 'NUL');
+  assertRefused(() => rawLine(':prefix PRIVMSG x'), 'does not start with an IRC command');
 });

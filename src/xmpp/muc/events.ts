@@ -5,8 +5,9 @@
 //
 // Decisions:
 // - A netsplit (participantsLeft) is one unavailable presence per nick with
-//   the split as status text, and nothing else: no summary message, which
-//   would only repeat what the presences say.
+//   the split as status text, all in one go. The one-line summary users
+//   read is the network's to give (IRC sends it as a room notice), as only
+//   the network knows what happened.
 // - The user put out by the network (roomLeft, or their own nick parting)
 //   gets their unavailable with 110 + 333; a session closed by the gateway
 //   (shutdown, unregistration, admin) 110 + 332, which clients take as "rejoin
