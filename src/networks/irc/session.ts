@@ -7,7 +7,8 @@
 //   connection; later joins get the connection's nick (the XMPP side tells
 //   the client with status 210).
 // - A message to `server@domain` is sent as raw IRC lines on the user's own
-//   connection to that server (which must be open: join a channel first).
+//   connection to that server (which must be open: join a channel first);
+//   the server's numeric replies come back from the server JID (raw-replies.ts).
 // - A message to `nick%server` needs an open connection to that server too.
 // - Bouncer mode: a channel marked persistent (or every channel of a server
 //   marked so) stays joined when the user's last resource leaves it; the
@@ -19,6 +20,7 @@ import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession
 import { isNick, splitId, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 import { ChannelListCache, runList } from './list.js';
+import { withReplies } from './raw-replies.js';
 import { defaultNick, profileFor, storedChannelKey, type IrcUser } from './runtime.js';
 import { isPersistent } from './settings.js';
 
@@ -134,7 +136,11 @@ export class IrcSession implements NetworkSession {
   }
 
   async send(to: NetworkAddress, message: OutgoingMessage): Promise<SentReceipt> {
-    if (to.kind === 'server') return { ids: await this.connectionFor(to.id).rawLines(message.body) };
+    if (to.kind === 'server') {
+      const connection = this.connectionFor(to.id);
+      const ids = await withReplies(connection.client, (text) => connection.rawLines(text), message.body, (reply) => this.sink.notice(to, reply));
+      return { ids };
+    }
     const { name, server } = splitId(to.id);
     const connection = this.connectionFor(server);
     if (to.kind === 'room' && !connection.isIn(name)) throw new GatewayError('not-acceptable', `You are not in ${name}; join it first.`);
