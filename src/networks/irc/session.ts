@@ -21,7 +21,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { ChatState, OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
-import { contactAddress, ircLower, isNick, splitId, type IrcSettings } from './addresses.js';
+import { chanTypesOf, contactAddress, ircLower, isNick, splitId, type ChannelTypes, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 import { ChannelListCache, runList } from './list.js';
 import { withReplies } from './raw-replies.js';
@@ -41,6 +41,7 @@ export class IrcSession implements NetworkSession {
     private readonly sink: EventSink,
     private readonly log: Logger,
     private readonly user: IrcUser,
+    private readonly chanTypes?: ChannelTypes,
   ) {}
 
   private readonly channelLists = new ChannelListCache();
@@ -79,6 +80,8 @@ export class IrcSession implements NetworkSession {
         if (this.connections.get(server) === gone) this.connections.delete(server);
       });
       connection.nickSuffix = this.settings.nickSuffix ?? connection.nickSuffix;
+      const { client } = connection;
+      client.on('server options', () => this.chanTypes?.learn(server, chanTypesOf(client.network.supports('CHANTYPES'))));
       this.connections.set(server, connection);
     }
     return connection;
