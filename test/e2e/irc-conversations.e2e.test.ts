@@ -44,8 +44,9 @@ for (const [kind, start] of SERVERS) {
     const tag = kind === 'Prosody' ? 'p' : 'e';
     const ircClients: IrcConnection[] = [];
     // IRC nicks are unique per test: a closed client's nick may linger on the server.
-    const ircAs = async (nick: string, channel?: string) => {
-      const conn = await connectIrc(irc, `${nick}${tag}${ircClients.length}`);
+    // `exact`: the nick as given (it must be unique already); the USER name has its own rules (no `).
+    const ircAs = async (nick: string, channel?: string, exact = false) => {
+      const conn = await connectIrc(irc, exact ? nick : `${nick}${tag}${ircClients.length}`, { user: `u${tag}${ircClients.length}` });
       ircClients.push(conn);
       if (channel) {
         conn.send(`JOIN ${channel}`);
@@ -197,6 +198,28 @@ for (const [kind, start] of SERVERS) {
       await alice.send(chat(SERVER_JID, 'FROBNICATE now'));
       const unknown = await messageFrom(alice, (from) => bareOf(from) === SERVER_JID, (body) => body.startsWith('FROBNICATE'));
       assert.match(unknown.getChildText('body') ?? '', /^FROBNICATE .*unknown command/i);
+      await alice.send(xml('presence', { to: `${roomJid(channel)}/${me}`, type: 'unavailable' }));
+      await presenceOf(alice, channel, me, (s) => s.attrs.type === 'unavailable');
+    });
+
+    test('mentions reach IRC as typed: nicks with styling characters are not read as XEP-0393 styling', async () => {
+      const channel = `#mention${tag}`;
+      const under = await ircAs(`_u${tag}_`, channel, true);
+      const tick = await ircAs(`\`t${tag}\``, channel, true);
+      const { nick: me, sequence } = await enter(channel);
+      await sawJoin(under, me);
+      for (const nick of [under.nick, tick.nick]) assert.ok(sequence.some((s) => s.attrs.from === `${roomJid(channel)}/${nick}`), `${nick} is an occupant`);
+
+      const sent = [
+        `${under.nick}: hello`,
+        `${tick.nick}, ${under.nick}: both of you`,
+        `*ping ${under.nick}*`,
+      ];
+      for (const body of sent) await alice.send(groupchat(channel, body));
+      const lines = [];
+      for (const _ of sent) lines.push((await privmsgTo(tick, channel, 'a mention')).params[1]);
+      // The nicks are untouched; real styling around them still becomes IRC bold.
+      assert.deepEqual(lines, [sent[0], sent[1], `\x02ping ${under.nick}\x02`]);
       await alice.send(xml('presence', { to: `${roomJid(channel)}/${me}`, type: 'unavailable' }));
       await presenceOf(alice, channel, me, (s) => s.attrs.type === 'unavailable');
     });
