@@ -87,13 +87,19 @@ export class IrcSession implements NetworkSession {
     return connection;
   }
 
-  /** The sink of one connection: private messages answer on the JID the user wrote to. */
+  /**
+   * The sink of one connection: its state is that server's (the server JID
+   * shows it); private messages answer on the JID the user wrote to.
+   */
   private sinkFor(server: string): EventSink {
     const sink = this.sink;
     const connections = this.connections;
     const privateVia = this.privateVia;
+    const address: NetworkAddress = { kind: 'server', id: server };
+    const connectionState: EventSink['connectionState'] = (state, detail) => sink.connectionState(state, detail, address);
     return new Proxy(sink, {
       get(target, name, receiver) {
+        if (name === 'connectionState') return connectionState;
         if (name !== 'directMessage') return Reflect.get(target, name, receiver);
         const directMessage: EventSink['directMessage'] = (from, message, viaRoom) => {
           const room = viaRoom ? undefined : privateVia.get(from.id);
@@ -126,6 +132,7 @@ export class IrcSession implements NetworkSession {
           });
           this.quitting.set(name, done);
           await done;
+          if (!this.connections.has(name)) this.sink.connectionState('offline', `Not connected to ${name}.`, { kind: 'server', id: name });
         }
       }
     });
@@ -154,6 +161,8 @@ export class IrcSession implements NetworkSession {
       });
       this.quitting.set(server, done);
       await done;
+      // The server JID shows it (unless a join opened a new connection meanwhile).
+      if (!this.connections.has(server)) this.sink.connectionState('offline', `Not connected to ${server} (${reason || 'left the last channel'}).`, { kind: 'server', id: server });
     }
   }
 
