@@ -3,8 +3,9 @@
 // Channel or nick told by the server's CHANTYPES (an `&chan` room through its
 // XEP-0106 escaped JID; `+chan` only once the server said it has such
 // channels), nicks a JID localpart cannot hold as they are (`[x]`, `a\b`,
-// `^y|`) reached through occupant JIDs and escaped `nick%server` JIDs, and
-// the fixedServer mode (`#chan@irc-domain`).
+// `^y|`) reached through occupant JIDs and escaped `nick%server` JIDs, the
+// fixedServer mode (`#chan@irc-domain`), and the presence of each server JID
+// showing that server's connection (two ngircds, one stopped).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
@@ -190,6 +191,70 @@ for (const [kind, start] of SERVERS) {
       const answer = await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'got it', 10_000);
       assert.equal(bareOf(answer.attrs.from), jidOf(bob.nick));
       await leave(alice, room, me);
+    });
+  });
+
+  describe(`IRC server JIDs through ${kind}, on two ngircds`, () => {
+    let t: TestGateway;
+    let alice: TestXmppClient;
+    let second: IrcServer;
+    const tag = kind === 'Prosody' ? 'p' : 'e';
+    const me = `alices${tag}`;
+    // Two names for loopback, so the servers have two ids: 127.1 is 127.0.0.1 written short (no name lookup).
+    const FIRST = SERVER;
+    const SECOND = '127.1';
+    const firstJid = `${FIRST}@${IRC_DOMAIN}`;
+    const secondJid = `${SECOND}@${IRC_DOMAIN}`;
+    const ircClients: IrcConnection[] = [];
+    const presenceFrom = (jid: string, match: (el: XmlElement) => boolean) =>
+      alice.waitFor((s) => s.is('presence') && s.attrs.from === jid && match(s), 15_000);
+    const online = (s: XmlElement) => s.attrs.type === undefined && s.getChild('show') === undefined;
+
+    before(async () => {
+      second = await startNgircd();
+      t = await startTestGateway(start, {
+        env: { PONTE_NETWORKS_IRC_SERVERS: `${FIRST}:${irc.port}/plain,${SECOND}:${second.port}/plain` },
+      });
+      alice = await t.client('alice');
+    });
+    after(async () => {
+      await Promise.all(ircClients.map((c) => c.close().catch(() => undefined)));
+      await t?.stop();
+      await second?.stop();
+    });
+
+    test('each server JID shows its own connection: one server gone is reconnecting there only; leaving the last channel is unavailable', async () => {
+      for (const jid of [firstJid, secondJid]) {
+        await alice.send(xml('presence', { to: jid, type: 'subscribe' }));
+        // (Prosody takes the `subscribed` into the roster without passing it on; the subscription back comes either way.)
+        await alice.waitFor((s) => s.is('presence') && s.attrs.from === jid && s.attrs.type === 'subscribe', 10_000);
+      }
+      const bob = await connectIrc(irc, `bobs${tag}`);
+      ircClients.push(bob);
+      await join(alice, `#one${tag}%${FIRST}@${IRC_DOMAIN}`, me);
+      await join(alice, `#two${tag}%${SECOND}@${IRC_DOMAIN}`, me);
+      // (Before the first join the user had no session: the server JIDs were plainly available.)
+      const connected = (server: string) => (s: XmlElement) => online(s) && (s.getChildText('status') ?? '').startsWith(`connected to ${server}`);
+      await presenceFrom(firstJid, connected(FIRST));
+      await presenceFrom(secondJid, connected(SECOND));
+
+      const fromFirst = () => alice.pending().filter((s) => s.is('presence') && s.attrs.from === firstJid).map(String);
+      const firstBefore = fromFirst();
+      await second.stop();
+      const reconnecting = await presenceFrom(secondJid, (s) => s.getChildText('show') === 'away' && /^Reconnecting: /.test(s.getChildText('status') ?? ''));
+      assert.equal(reconnecting.attrs.type, undefined);
+      // A round trip on the first server: whatever the gateway sent with the change has arrived by then.
+      await alice.send(xml('message', { to: `#one${tag}%${FIRST}@${IRC_DOMAIN}`, type: 'groupchat' }, xml('body', {}, 'still here')));
+      await alice.waitFor((s) => s.is('message') && s.attrs.from === `#one${tag}%${FIRST}@${IRC_DOMAIN}/${me}` && s.getChildText('body') === 'still here', 10_000);
+      assert.deepEqual(fromFirst(), firstBefore, 'the first server JID shows no change');
+
+      const fromSecond = () => alice.pending().filter((s) => s.is('presence') && s.attrs.from === secondJid).map(String);
+      const secondBefore = fromSecond();
+      await leave(alice, `#one${tag}%${FIRST}@${IRC_DOMAIN}`, me);
+      const gone = await presenceFrom(firstJid, (s) => s.attrs.type === 'unavailable');
+      assert.match(gone.getChildText('status') ?? '', new RegExp(`^Not connected to ${FIRST.replace(/\./g, '\\.')}`));
+      // The second server is still being tried: its JID shows no change.
+      assert.deepEqual(fromSecond(), secondBefore);
     });
   });
 }
