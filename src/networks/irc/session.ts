@@ -103,7 +103,7 @@ export class IrcSession implements NetworkSession {
         if (name !== 'directMessage') return Reflect.get(target, name, receiver);
         const directMessage: EventSink['directMessage'] = (from, message, viaRoom) => {
           const room = viaRoom ? undefined : privateVia.get(from.id);
-          const state = room ? connections.get(server)?.channels.get(splitId(room.id).name) : undefined;
+          const state = room ? connections.get(server)?.channels.get(ircLower(splitId(room.id).name)) : undefined;
           // The nick as the room shows it (the occupant JID's resource), while the sender is still there.
           const member = state?.joined ? state.members.get(ircLower(splitId(from.id).name)) : undefined;
           if (room && member) sink.directMessage(from, message, { room, nick: member.nick });
