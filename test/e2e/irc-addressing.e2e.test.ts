@@ -4,12 +4,12 @@
 // XEP-0106 escaped JID; `+chan` only once the server said it has such
 // channels), nicks a JID localpart cannot hold as they are (`[x]`, `a\b`,
 // `^y|`) reached through occupant JIDs and escaped `nick%server` JIDs, the
-// fixedServer mode (`#chan@irc-domain`), and the presence of each server JID
+// fixedServer mode (`#chan@irc-domain`), InspIRCd's `CHANTYPES=#`, and the presence of each server JID
 // showing that server's connection (two ngircds, one stopped).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
-import { connectIrc, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
+import { connectIrc, startInspircd, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 import { bareOf, codes, IRC_DOMAIN, MUC, nickOfPrefix, SERVER } from '../harness/irc-e2e.js';
 
@@ -255,6 +255,35 @@ for (const [kind, start] of SERVERS) {
       assert.match(gone.getChildText('status') ?? '', new RegExp(`^Not connected to ${FIRST.replace(/\./g, '\\.')}`));
       // The second server is still being tried: its JID shows no change.
       assert.deepEqual(fromSecond(), secondBefore);
+    });
+  });
+
+  describe(`IRC channel types of InspIRCd through ${kind}`, () => {
+    let t: TestGateway;
+    let alice: TestXmppClient;
+    let inspircd: IrcServer;
+    const me = `alicei${kind === 'Prosody' ? 'p' : 'e'}`;
+
+    before(async () => {
+      inspircd = await startInspircd();
+      t = await startTestGateway(start, { env: { PONTE_NETWORKS_IRC_SERVERS: `${SERVER}:${inspircd.port}/plain` } });
+      alice = await t.client('alice');
+    });
+    after(async () => {
+      await t?.stop();
+      await inspircd?.stop();
+    });
+
+    test('CHANTYPES=# : once connected, &chan names nothing there (item-not-found before any IRC line)', async () => {
+      const first = jidOf(`#first%${SERVER}`);
+      const joined = await join(alice, first, me);
+      assert.notEqual(joined.at(-1)?.attrs.type, 'error', joined.map(String).join('\n'));
+      const refused = await join(alice, jidOf(`&local%${SERVER}`), me);
+      const error = refused.at(-1)!;
+      assert.equal(error.attrs.type, 'error');
+      assert.equal(conditionOf(error), 'item-not-found');
+      assert.match(error.getChild('error')?.getChildText('text', STANZAS) ?? '', /does not name anything/);
+      await leave(alice, first, me);
     });
   });
 }
