@@ -13,8 +13,8 @@ const REPLY_WAIT_MS = 10_000;
 let tokens = 0;
 
 /**
- * Sends `lines` (through `send`, the flood-controlled queue) and hands each
- * numeric reply to `show`. Resolves with what `send` resolved (the line ids).
+ * Sends the lines of `text` (through `send`, the flood-controlled queue) and
+ * hands each numeric reply to `show`. Resolves with the ids of the user's lines.
  */
 export async function withReplies(client: Client, send: (text: string) => Promise<string[]>, text: string, show: (reply: string) => void): Promise<string[]> {
   const token = `ponte-raw-${Date.now().toString(36)}-${(tokens = (tokens + 1) % 1e9)}`;
