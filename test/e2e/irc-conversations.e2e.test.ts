@@ -151,6 +151,15 @@ for (const [kind, start] of SERVERS) {
       const answer = await messageFrom(alice, (from) => bareOf(from) === roomJid(channel) || bareOf(from) === contactJid(bob.nick), (body) => body === 'yes?');
       assert.equal(answer.attrs.from, occupant);
       assert.equal(answer.attrs.type, 'chat');
+
+      // Renamed, bob is still answered on (and answers from) his occupant JID.
+      const renamed = `${bob.nick}n`;
+      bob.send(`NICK ${renamed}`);
+      await presenceOf(alice, channel, renamed, (s) => s.attrs.type !== 'unavailable');
+      bob.nick = renamed;
+      bob.send(`PRIVMSG ${me} :new name, same chat`);
+      const later = await messageFrom(alice, (from) => bareOf(from) === roomJid(channel) || bareOf(from) === contactJid(renamed), (body) => body === 'new name, same chat');
+      assert.equal(later.attrs.from, `${roomJid(channel)}/${renamed}`);
       await alice.send(xml('presence', { to: `${roomJid(channel)}/${me}`, type: 'unavailable' }));
       await presenceOf(alice, channel, me, (s) => s.attrs.type === 'unavailable');
     });

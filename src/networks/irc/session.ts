@@ -89,7 +89,8 @@ export class IrcSession implements NetworkSession {
 
   /**
    * The sink of one connection: its state is that server's (the server JID
-   * shows it); private messages answer on the JID the user wrote to.
+   * shows it); private messages answer on the JID the user wrote to, also
+   * after the other side changed nick.
    */
   private sinkFor(server: string): EventSink {
     const sink = this.sink;
@@ -97,9 +98,20 @@ export class IrcSession implements NetworkSession {
     const privateVia = this.privateVia;
     const address: NetworkAddress = { kind: 'server', id: server };
     const connectionState: EventSink['connectionState'] = (state, detail) => sink.connectionState(state, detail, address);
+    // A renamed member is still the one the user wrote to.
+    const nickChanged: EventSink['nickChanged'] = (room, oldNick, newNick) => {
+      const before = contactAddress(oldNick, server).id;
+      const via = privateVia.get(before);
+      if (via?.id === room.id) {
+        privateVia.delete(before);
+        privateVia.set(contactAddress(newNick, server).id, via);
+      }
+      sink.nickChanged(room, oldNick, newNick);
+    };
     return new Proxy(sink, {
       get(target, name, receiver) {
         if (name === 'connectionState') return connectionState;
+        if (name === 'nickChanged') return nickChanged;
         if (name !== 'directMessage') return Reflect.get(target, name, receiver);
         const directMessage: EventSink['directMessage'] = (from, message, viaRoom) => {
           const room = viaRoom ? undefined : privateVia.get(from.id);
