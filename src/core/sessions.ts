@@ -17,11 +17,16 @@ export type SessionEvents = {
   closed: [session: Session, reason: string];
 };
 
+const STATE_RANK: Record<ConnectionState, number> = { online: 4, reconnecting: 3, connecting: 2, failed: 1, offline: 0 };
+
 export class Session {
   /** Rooms the user is in (or joining), by NetworkAddress id. */
   readonly rooms = new Map<string, RoomState>();
   private stateValue: ConnectionState = 'connecting';
   private detailValue = '';
+  /** Per network server (by address id), for networks that report them; closed ones are dropped. */
+  private readonly servers = new Map<string, { state: ConnectionState; detail: string }>();
+  private reportsServers = false;
   private networkSession: NetworkSession | null = null;
 
   constructor(
@@ -34,6 +39,41 @@ export class Session {
 
   get state(): ConnectionState {
     return this.stateValue;
+  }
+
+  /**
+   * The state of the connection to one network server: as the network
+   * reported it, 'offline' if it reports servers and has no connection
+   * there, undefined if it does not report servers (the session's state is
+   * all there is).
+   */
+  serverState(server: NetworkAddress): { state: ConnectionState; detail: string } | undefined {
+    const known = this.servers.get(server.id);
+    if (known) return known;
+    return this.reportsServers ? { state: 'offline', detail: `Not connected to ${server.id}.` } : undefined;
+  }
+
+  /**
+   * A state change; one for a server makes the session's state the best of
+   * its servers (online before reconnecting before connecting before failed),
+   * so one server in trouble does not make the whole session look so.
+   */
+  private setState(state: ConnectionState, detail: string, server: NetworkAddress | undefined): void {
+    if (!server) {
+      this.stateValue = state;
+      this.detailValue = detail;
+      return;
+    }
+    this.reportsServers = true;
+    if (state === 'offline') this.servers.delete(server.id);
+    else this.servers.set(server.id, { state, detail });
+    let best: { state: ConnectionState; detail: string } | undefined;
+    for (const entry of this.servers.values()) if (!best || STATE_RANK[entry.state] >= STATE_RANK[best.state]) best = entry;
+    // No connection left: the session keeps what it last showed.
+    if (best) {
+      this.stateValue = best.state;
+      this.detailValue = best.detail;
+    }
   }
 
   /** Why the session is in its state, in words for the user ("login failed: wrong password"). */
@@ -70,8 +110,7 @@ export class Session {
       get(_target, name: string) {
         return (...args: unknown[]) => {
           if (name === 'connectionState') {
-            session.stateValue = args[0] as ConnectionState;
-            session.detailValue = (args[1] as string | undefined) ?? '';
+            session.setState(args[0] as ConnectionState, (args[1] as string | undefined) ?? '', args[2] as NetworkAddress | undefined);
           }
           emit(name, session, ...args);
         };

@@ -161,7 +161,13 @@ export interface NetworkContext {
 
 /** What happens on the network, pushed into the core. Room and contact are NetworkAddresses. */
 export interface EventSink {
-  connectionState(state: ConnectionState, detail?: string): void;
+  /**
+   * The state of the user's connection; with `server`, of the connection to
+   * that network server only (a network with one connection per server,
+   * such as IRC). 'offline' for a server: that connection was closed on
+   * purpose (nothing left to do there).
+   */
+  connectionState(state: ConnectionState, detail?: string, server?: NetworkAddress): void;
   /** A message in a room (including the user's own, if the network echoes it: set `own`). */
   roomMessage(room: NetworkAddress, nick: string, message: IncomingMessage): void;
   /** A one-to-one message from a contact, or a private message from a room occupant (`viaRoom`). */

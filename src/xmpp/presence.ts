@@ -31,6 +31,10 @@
 //                          "Not registered: …" (the network needs it); available
 //                          when the user has no account and the network needs none
 //                          (nothing to log in to: the gateway just works).
+// A server JID shows the connection to that server where the network reports
+// one per server (IRC): online, reconnecting, failed as above, unavailable
+// "Not connected to <server>." without one; the gateway then shows the best
+// of them. Otherwise a server JID shows the session, as the gateway does.
 // Contacts shown available go unavailable when the session fails or closes.
 // Every presence goes through context.send, so the PresenceTracker withdraws
 // it on shutdown; events from a session after it closed are ignored, so
@@ -372,8 +376,10 @@ class PresenceModule {
   // --- what the gateway shows -----------------------------------------------------------
 
   /** The user's session as the gateway presence shows it. */
-  private async sessionView(gateway: GatewayDomain, user: string, session?: Session): Promise<SessionView> {
+  private async sessionView(gateway: GatewayDomain, user: string, session?: Session, server?: NetworkAddress): Promise<SessionView> {
     const live = session ?? this.context.core.session(gateway, user);
+    const ofServer = live && server && live.state !== 'offline' ? live.serverState(server) : undefined;
+    if (ofServer) return { kind: 'session', ...ofServer };
     if (live) return { kind: 'session', state: live.state, detail: live.detail };
     const lastFailure = this.lastFailure.get(PresenceModule.userKey(gateway, user));
     const account = await this.context.store.users.find(user);
@@ -392,7 +398,8 @@ class PresenceModule {
       await this.sendShown(gateway, target.bare, to, shown, capsElement(gateway, 'contact'), { force: options.force, contact: true });
       return;
     }
-    const shown = gatewayShown(await this.sessionView(gateway, user, options.session), gateway.network.displayName, gateway.domain);
+    const server = target.kind === 'server' ? target.address : undefined;
+    const shown = gatewayShown(await this.sessionView(gateway, user, options.session, server), gateway.network.displayName, gateway.domain);
     const caps = target.kind === 'gateway' ? capsElement(gateway, 'gateway', { archive: mamEnabled(this.context) }) : serverCapsElement(gateway, target.address);
     await this.sendShown(gateway, target.bare, to, shown, caps, { force: options.force });
   }
@@ -451,7 +458,8 @@ class PresenceModule {
     if (!gateway) return;
     const key = PresenceModule.userKey(gateway, session.userJid);
     if (state === 'online') this.lastFailure.delete(key);
-    if (state === 'failed') {
+    // One server failing (the others fine) leaves the session's state as it was.
+    if (state === 'failed' && session.state === 'failed') {
       const shown = gatewayShown({ kind: 'session', state, detail: session.detail }, gateway.network.displayName, gateway.domain);
       await this.withdrawContacts(gateway, session.userJid, shown.status ?? '');
     }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatAddress, ircLower, parseLocalpart, parseServerSpec, serverEndpoint } from './addresses.js';
+import { ChannelTypes, chanTypesOf, formatAddress, ircLower, parseLocalpart, parseServerSpec, serverEndpoint } from './addresses.js';
 
 const open = { servers: ['127.0.0.1:6667/plain', 'irc.example.org', 'irc.other.net:7000'] };
 const fixed = { servers: [], fixedServer: 'irc.libera.chat' };
@@ -9,16 +9,30 @@ describe('IRC addresses', () => {
   test('channels, nicks and servers by the first character and the %', () => {
     assert.deepEqual(parseLocalpart('#test%127.0.0.1', open), { kind: 'room', id: '#test%127.0.0.1' });
     assert.deepEqual(parseLocalpart('&local%irc.example.org', open), { kind: 'room', id: '&local%irc.example.org' });
-    assert.deepEqual(parseLocalpart('+modeless%irc.example.org', open), { kind: 'room', id: '+modeless%irc.example.org' });
-    assert.deepEqual(parseLocalpart('!abcdeChan%irc.example.org', open), { kind: 'room', id: '!abcdechan%irc.example.org' });
     assert.deepEqual(parseLocalpart('Alice%IRC.Example.org', open), { kind: 'contact', id: 'alice%irc.example.org' });
     assert.deepEqual(parseLocalpart('irc.example.org', open), { kind: 'server', id: 'irc.example.org' });
   });
 
-  test('RFC 1459 casemapping for channel and nick ids', () => {
+  test('ids fold letters only: [ ] \\ ^ stay, a server with CASEMAPPING=ascii tells them from { } | ~', () => {
     assert.equal(ircLower('#Foo[]\\^'), '#foo{}|~');
-    assert.deepEqual(parseLocalpart('#Chan[1]%irc.example.org', open), { kind: 'room', id: '#chan{1}%irc.example.org' });
-    assert.deepEqual(parseLocalpart('Nick^Away%irc.example.org', open), { kind: 'contact', id: 'nick~away%irc.example.org' });
+    assert.deepEqual(parseLocalpart('#Chan[1]%irc.example.org', open), { kind: 'room', id: '#chan[1]%irc.example.org' });
+    assert.deepEqual(parseLocalpart('Nick^Away%irc.example.org', open), { kind: 'contact', id: 'nick^away%irc.example.org' });
+    assert.deepEqual(parseLocalpart('A\\B%irc.example.org', open), { kind: 'contact', id: 'a\\b%irc.example.org' });
+  });
+
+  test("channel or nick by the server's CHANTYPES; before a connection told them, #&", () => {
+    const types = new ChannelTypes();
+    assert.equal(parseLocalpart('+modeless%irc.example.org', open, types), null);
+    assert.equal(parseLocalpart('!abcdeChan%irc.example.org', open, types), null);
+    types.learn('IRC.example.org', chanTypesOf('#&+!'));
+    assert.deepEqual(parseLocalpart('+modeless%irc.example.org', open, types), { kind: 'room', id: '+modeless%irc.example.org' });
+    assert.deepEqual(parseLocalpart('!abcdeChan%irc.example.org', open, types), { kind: 'room', id: '!abcdechan%irc.example.org' });
+    // Another server keeps its own: InspIRCd has only #.
+    types.learn('irc.other.net', chanTypesOf(['#']));
+    assert.equal(parseLocalpart('&local%irc.other.net', open, types), null);
+    assert.deepEqual(parseLocalpart('&local%irc.example.org', open, types), { kind: 'room', id: '&local%irc.example.org' });
+    assert.equal(chanTypesOf(undefined), '#&');
+    assert.equal(chanTypesOf('#a1,&'), '#&');
   });
 
   test('what names nothing is null', () => {

@@ -4,11 +4,17 @@
 // Decisions:
 // - `#chan%server` is a room, `nick%server` a contact, `server` (a dot, no %) the
 //   server itself. The last `%` separates the server (host names hold none).
-// - Channel vs nick by the first character: `#&+!` (CHANTYPES default `#&`,
-//   plus the RFC 2811 `+` and `!`), known before any connection exists.
-// - Ids are canonical: channel and nick lowercased with RFC 1459 casemapping
-//   (`[]\^` are the lowercase of `{}|~`), the server lowercased. JIDs are
-//   case-folded anyway, so nothing is lost that a JID could keep.
+// - Channel vs nick by the first character, from the server's CHANTYPES
+//   (ISUPPORT 005) once a connection to it told them (ChannelTypes, shared
+//   by every user: it is the server's, not the user's); before that `#&`,
+//   RFC 1459's channel types, as biboumi does. So `+chan` or `!chan` name a
+//   channel only where the server has such channels, and a server with
+//   `CHANTYPES=#` (InspIRCd) has no `&chan`.
+// - Ids are canonical: channel and nick lowercased (letters only), the
+//   server lowercased: what a JID folds anyway. Not RFC 1459's `[]\^` ->
+//   `{}|~`: a server with CASEMAPPING=ascii (ngircd) tells `[x]` and `{x}`
+//   apart, and the id is what goes on the wire. Comparisons of what the
+//   server sends still use ircLower (it errs towards "the same").
 // - With fixedServer, `#chan` alone names a channel there and `%` keeps no
 //   meaning; the id stays `#chan%server`, only the JID omits the server.
 // - Servers: `host[:port][/plain]`. TLS with verification on 6697 unless
@@ -28,7 +34,8 @@ export interface ServerEndpoint {
   tls: boolean;
 }
 
-export const CHANNEL_PREFIXES = '#&+!';
+/** Channel types before a server told its own (RFC 1459). */
+export const DEFAULT_CHANTYPES = '#&';
 export const DEFAULT_TLS_PORT = 6697;
 export const DEFAULT_PLAIN_PORT = 6667;
 
@@ -56,8 +63,37 @@ export function ircLower(text: string): string {
   });
 }
 
-export function isChannelName(name: string): boolean {
-  return name.length > 1 && CHANNEL_PREFIXES.includes(name[0]!) && !CHANNEL_FORBIDDEN.test(name) && name.length <= 200;
+/** The channel types each IRC server announced (CHANTYPES), by server id. */
+export class ChannelTypes {
+  private readonly known = new Map<string, string>();
+
+  of(server: string): string {
+    return this.known.get(server.toLowerCase()) ?? DEFAULT_CHANTYPES;
+  }
+
+  /** What a server's ISUPPORT said (see chanTypesOf). */
+  learn(server: string, chanTypes: string): void {
+    this.known.set(server.toLowerCase(), chanTypes);
+  }
+}
+
+/**
+ * The channel types a connection's server announced, as irc-framework keeps
+ * them (a string, or its characters once parsed); the default before that.
+ * Only characters that can start a channel name count.
+ */
+export function chanTypesOf(announced: unknown): string {
+  const types = Array.isArray(announced) ? announced.join('') : typeof announced === 'string' ? announced : DEFAULT_CHANTYPES;
+  return [...new Set(types)].filter((c) => !/[\s\x00-\x1f\x7f,:A-Za-z0-9]/.test(c)).join('');
+}
+
+export function isChannelName(name: string, chanTypes: string = DEFAULT_CHANTYPES): boolean {
+  return name.length > 1 && chanTypes.includes(name[0]!) && !CHANNEL_FORBIDDEN.test(name) && name.length <= 200;
+}
+
+/** Lowercased as a JID folds it: letters only, `[]\^` kept (see the top of this file). */
+function idLower(text: string): string {
+  return text.toLowerCase();
 }
 
 export function isNick(name: string): boolean {
@@ -95,21 +131,21 @@ export function splitId(id: string): { name: string; server: string } {
 }
 
 export function roomAddress(channel: string, server: string): NetworkAddress {
-  return { kind: 'room', id: `${ircLower(channel)}%${server.toLowerCase()}` };
+  return { kind: 'room', id: `${idLower(channel)}%${server.toLowerCase()}` };
 }
 
 export function contactAddress(nick: string, server: string): NetworkAddress {
-  return { kind: 'contact', id: `${ircLower(nick)}%${server.toLowerCase()}` };
+  return { kind: 'contact', id: `${idLower(nick)}%${server.toLowerCase()}` };
 }
 
 /** The network address a localpart names, or null. */
-export function parseLocalpart(localpart: string, settings: IrcSettings): NetworkAddress | null {
+export function parseLocalpart(localpart: string, settings: IrcSettings, chanTypes: ChannelTypes = new ChannelTypes()): NetworkAddress | null {
   let name: string;
   let server: string;
   const fixed = settings.fixedServer?.toLowerCase();
   const percent = localpart.lastIndexOf('%');
   if (fixed) {
-    if (percent < 0 && isServerName(localpart) && !CHANNEL_PREFIXES.includes(localpart[0]!)) {
+    if (percent < 0 && isServerName(localpart) && !chanTypes.of(fixed).includes(localpart[0]!)) {
       return localpart.toLowerCase() === fixed ? { kind: 'server', id: fixed } : null;
     }
     // `#chan%server` still works when it names the fixed server itself.
@@ -125,7 +161,7 @@ export function parseLocalpart(localpart: string, settings: IrcSettings): Networ
     server = localpart.slice(percent + 1).toLowerCase();
     if (!isServerName(server)) return null;
   }
-  if (isChannelName(name)) return roomAddress(name, server);
+  if (isChannelName(name, chanTypes.of(server))) return roomAddress(name, server);
   if (isNick(name)) return contactAddress(name, server);
   return null;
 }
@@ -137,10 +173,10 @@ export function formatAddress(address: NetworkAddress, settings: IrcSettings): s
   return fixed && server === fixed ? name : address.id;
 }
 
-export function ircAddressCodec(settings: IrcSettings): AddressCodec {
+export function ircAddressCodec(settings: IrcSettings, chanTypes: ChannelTypes): AddressCodec {
   return {
     async parse(localpart) {
-      return parseLocalpart(localpart, settings);
+      return parseLocalpart(localpart, settings, chanTypes);
     },
     async format(address) {
       return formatAddress(address, settings);

@@ -39,7 +39,7 @@ import type { Client } from 'irc-framework';
 import { GatewayError } from '../../core/errors.js';
 import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, NetworkAddress, Role } from '../types.js';
-import { contactAddress, ircLower, isChannelName, roomAddress } from './addresses.js';
+import { chanTypesOf, contactAddress, ircLower, isChannelName, roomAddress } from './addresses.js';
 import { participantIn, roleOf, type ChannelMember } from './connection.js';
 import { ircLine } from './safety.js';
 
@@ -218,7 +218,7 @@ export class ChannelOps {
       this.bans.delete(ircLower(event.channel));
       this.moderated.delete(ircLower(event.channel));
       // Whether the channel is moderated decides who is a visitor: ask (answered with 324).
-      if (isChannelName(event.channel)) {
+      if (isChannelName(event.channel, chanTypesOf(client.network.supports('CHANTYPES')))) {
         this.host.sendLines([ircLine('MODE', [event.channel])]).catch(() => undefined);
       }
     });
@@ -258,7 +258,7 @@ export class ChannelOps {
     });
 
     client.on('invite', (event: { nick?: string; invited: string; channel: string }) => {
-      if (!this.isMe(event.invited) || !isChannelName(event.channel)) return;
+      if (!this.isMe(event.invited) || !isChannelName(event.channel, chanTypesOf(client.network.supports('CHANTYPES')))) return;
       const by = event.nick ? contactAddress(event.nick, this.host.server) : undefined;
       this.log.debug({ server: this.host.server, channel: event.channel, by: event.nick }, 'IRC invitation');
       this.sink.invited(roomAddress(event.channel, this.host.server), by);

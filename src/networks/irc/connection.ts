@@ -655,7 +655,9 @@ export class IrcConnection {
     if (replyTo?.nick && !(tagsOk && replyTo.id) && !action && !text.startsWith(`${replyTo.nick}:`)) text = `${replyTo.nick}: ${text}`;
     const echo = this.hasCap('echo-message');
     const labelled = echo && this.hasCap('labeled-response');
-    const pieces = splitMessage(stylingToIrc(text), lineBudget({ nick: this.nick, target, action }));
+    // Mentions kept: the nicks of the channel (or the person written to) are not read as styling.
+    const nicks = [this.nick, target, ...[...(this.channels.get(ircLower(target))?.members.values() ?? [])].map((member) => member.nick)];
+    const pieces = splitMessage(stylingToIrc(text, nicks), lineBudget({ nick: this.nick, target, action }));
     if (pieces.length === 0) throw new GatewayError('not-acceptable', 'An empty message cannot be sent to IRC.');
     const lines: OutLine[] = pieces.map((piece, i) => {
       const tags: Record<string, string> = {};
@@ -668,7 +670,7 @@ export class IrcConnection {
     const channel = this.channels.has(ircLower(target)) ? ircLower(target) : undefined;
     // draft/multiline: one batch, written in one piece, one message on IRC (multiline.ts).
     const batchTags = { ...(labelled ? { label: `p${(this.labels = (this.labels + 1) % 1e9)}` } : {}), ...(tagsOk && replyTo?.id ? { '+draft/reply': replyTo.id } : {}) };
-    const batch = this.ircv3.multilineBatch(target, stylingToIrc(text), { nick: this.nick, action }, batchTags);
+    const batch = this.ircv3.multilineBatch(target, stylingToIrc(text, nicks), { nick: this.nick, action }, batchTags);
     if (batch) return this.enqueue([{ line: batch.lines.join('\r\n'), echoTarget: ircLower(target), ...(batch.label ? { label: batch.label } : {}) }], channel);
     return this.enqueue(lines, channel);
   }

@@ -138,3 +138,19 @@ test('every span ircToStyling emits is read back as a span (property sweep)', ()
     assert.equal(stripCodes(stylingToIrc(styled)), stripCodes(irc), JSON.stringify(irc));
   }
 });
+
+test('mentions are kept: a nick named by the caller is never read as styling', () => {
+  const members = ['_bob_', '`tick`', 'bob_', 'carol'];
+  assert.equal(stylingToIrc('_bob_: hi', members), '_bob_: hi');
+  assert.equal(stylingToIrc('_BOB_, look', members), '_BOB_, look');
+  assert.equal(stylingToIrc('ask `tick` and _bob_ now', members), 'ask `tick` and _bob_ now');
+  // A closing directive inside a nick does not end a span that is not there.
+  assert.equal(stylingToIrc('_look at bob_ now', members), '_look at bob_ now');
+  // Styling around a nick still works; the nick inside stays as it is.
+  assert.equal(stylingToIrc('*hi _bob_*', members), `${B}hi _bob_${B}`);
+  assert.equal(stylingToIrc('_emphasis_ for carol', members), `${I}emphasis${I} for carol`);
+  // Only whole nicks: _bob_x is no mention of _bob_ (and is styled as usual, lazily).
+  assert.equal(stylingToIrc('_bob_x_', members), `${I}bob${I}x_`);
+  // Without the member list, the text is read as XEP-0393 says.
+  assert.equal(stylingToIrc('_bob_: hi'), `${I}bob${I}: hi`);
+});

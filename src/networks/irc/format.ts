@@ -31,6 +31,11 @@
 // - Blocks: lines inside ``` … ``` fences (the fences included) are left
 //   as text; a quotation's `>` markers are kept as text (IRC has no
 //   quotes) and the quoted text is parsed for spans, as XEP-0393 styles it.
+// - Mentions are kept: a nick the caller names (the channel's members, the
+//   person written to) is never read as directives, wherever it stands
+//   ("_bob_: hi" stays as it is, "*hi _bob_*" is bold around the nick
+//   untouched). A nick counts as a whole word: no nick character (letters,
+//   digits, `[]\`_^{|}-`) right before or after it; case does not matter.
 
 const IRC_BOLD = '\x02';
 const IRC_ITALIC = '\x1D';
@@ -176,8 +181,40 @@ function findClosing(text: string, open: number, directive: string): number {
   return -1;
 }
 
-/** XEP-0393 styled text as mIRC-formatted text. */
-export function stylingToIrc(text: string): string {
+const NICK_CHAR = String.raw`A-Za-z0-9[\]\\\`_^{|}\-`;
+// Unicode noncharacters: never in text a client sends, so they can stand in for a nick.
+const HOLD_OPEN = '\uFDD0';
+const HOLD_CLOSE = '\uFDD1';
+const HOLD_DIGIT = 0xfde0;
+const HOLDING = /[\uFDD0-\uFDEF]/;
+
+/** Replaces the mentions of `nicks` that hold directive characters by placeholders; `restore` puts them back. */
+function holdMentions(text: string, nicks: readonly string[]): { text: string; restore: (out: string) => string } {
+  const risky = [...new Set(nicks.filter((nick) => /[*_~`]/.test(nick)))].sort((a, b) => b.length - a.length);
+  if (risky.length === 0 || HOLDING.test(text)) return { text, restore: (out) => out };
+  const alternatives = risky.map((nick) => nick.replace(/[.*+?^${}()|[\]\\\-]/g, '\\$&')).join('|');
+  const mention = new RegExp(`(?<![${NICK_CHAR}])(?:${alternatives})(?![${NICK_CHAR}])`, 'gi');
+  const held: string[] = [];
+  const placeholder = (index: number) =>
+    HOLD_OPEN + [...String(index)].map((digit) => String.fromCharCode(HOLD_DIGIT + Number(digit))).join('') + HOLD_CLOSE;
+  const replaced = text.replace(mention, (found) => placeholder(held.push(found) - 1));
+  return {
+    text: replaced,
+    restore: (out) =>
+      out.replace(/\uFDD0([\uFDE0-\uFDE9]+)\uFDD1/g, (_all, digits: string) => {
+        const index = Number([...digits].map((d) => d.charCodeAt(0) - HOLD_DIGIT).join(''));
+        return held[index] ?? '';
+      }),
+  };
+}
+
+/** XEP-0393 styled text as mIRC-formatted text; the `mentions` (nicks) stay as they are. */
+export function stylingToIrc(input: string, mentions: readonly string[] = []): string {
+  const { text, restore } = holdMentions(input, mentions);
+  return restore(stylingBlocksToIrc(text));
+}
+
+function stylingBlocksToIrc(text: string): string {
   const parts = text.split(/(\r\n|\n|\r)/);
   let inPre = false;
   let out = '';

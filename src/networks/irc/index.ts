@@ -2,7 +2,7 @@
 // channels as MUC rooms. Built from networks.irc in the config (the servers
 // and how to reach them, an optional fixed server).
 import type { Capability, Network } from '../types.js';
-import { ircAddressCodec, isNick, contactAddress, type IrcSettings } from './addresses.js';
+import { ChannelTypes, ircAddressCodec, isNick, contactAddress, type IrcSettings } from './addresses.js';
 import type { ConnectionPolicy } from './connection.js';
 import { ConnectGate } from './reconnect.js';
 import { createIrcRuntime } from './runtime.js';
@@ -31,6 +31,8 @@ const CAPABILITIES: readonly Capability[] = [
 
 export function createIrcNetwork(settings: IrcNetworkSettings & IrcNetworkConfig): Network {
   const runtime = createIrcRuntime(settings);
+  // What each IRC server calls a channel, learnt from its connections (addresses.ts).
+  const chanTypes = new ChannelTypes();
   // One gate for the whole gateway: the limit is per IRC server, across users.
   const policy: ConnectionPolicy = {
     reconnect: { attempts: settings.reconnectAttempts, initialMs: settings.reconnectInitialMs, maxMs: settings.reconnectMaxMs },
@@ -44,14 +46,14 @@ export function createIrcNetwork(settings: IrcNetworkSettings & IrcNetworkConfig
     displayName: 'IRC gateway (ponte)',
     capabilities: new Set(CAPABILITIES),
     registrationRequired: false,
-    addresses: ircAddressCodec(settings),
+    addresses: ircAddressCodec(settings, chanTypes),
     registrationForm: () => ({ instructions: 'Nothing to register: IRC needs no account.', fields: [] }),
     async register() {
       return { accountKey: '', credentials: {} };
     },
     async login(account, sink, context) {
       runtime.log ??= context.log;
-      return new IrcSession(settings, policy, sink, context.log, { jid: account.userJid, accounts: account.accounts, runtime });
+      return new IrcSession(settings, policy, sink, context.log, { jid: account.userJid, accounts: account.accounts, runtime }, chanTypes);
     },
     settings: ircSettings(settings),
     contactFromPrompt(prompt) {

@@ -14,7 +14,7 @@
 import { GatewayError } from '../../core/errors.js';
 import type { Client } from 'irc-framework';
 import type { RoomListing } from '../types.js';
-import { ircLower, isChannelName, roomAddress } from './addresses.js';
+import { chanTypesOf, ircLower, isChannelName, roomAddress } from './addresses.js';
 import { ircLine } from './safety.js';
 
 const LIST_TTL_MS = 60_000;
@@ -31,10 +31,11 @@ export interface ListedChannel {
 export function runList(client: Client, server: string, timeoutMs = LIST_TIMEOUT_MS): Promise<ListedChannel[]> {
   return new Promise((resolve, reject) => {
     const channels: ListedChannel[] = [];
+    const chanTypes = chanTypesOf(client.network.supports('CHANTYPES'));
     const onPart = (part: Array<{ channel: string; num_users: number; topic: string }>) => {
       for (const entry of part) {
         if (channels.length >= LIST_MAX) break;
-        if (!isChannelName(entry.channel)) continue;
+        if (!isChannelName(entry.channel, chanTypes)) continue;
         channels.push({ channel: entry.channel, users: Number.isFinite(entry.num_users) ? entry.num_users : 0, topic: entry.topic ?? '' });
       }
     };

@@ -7,7 +7,12 @@
 //   connection; later joins get the connection's nick (the XMPP side tells
 //   the client with status 210).
 // - A message to `server@domain` is sent as raw IRC lines on the user's own
-//   connection to that server (which must be open: join a channel first).
+//   connection to that server (which must be open: join a channel first);
+//   the server's numeric replies come back from the server JID (raw-replies.ts).
+// - Private answers come back on the JID the user wrote to (as biboumi does):
+//   after the user wrote to `#chan%server/nick`, what `nick` sends privately
+//   comes from that occupant JID while both are in the channel; after the
+//   user wrote to `nick%server`, from there again.
 // - A message to `nick%server` needs an open connection to that server too.
 // - Bouncer mode: a channel marked persistent (or every channel of a server
 //   marked so) stays joined when the user's last resource leaves it; the
@@ -16,9 +21,10 @@ import { GatewayError } from '../../core/errors.js';
 import type { ChatState, OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
 import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
-import { isNick, splitId, type IrcSettings } from './addresses.js';
+import { chanTypesOf, contactAddress, ircLower, isNick, splitId, type ChannelTypes, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 import { ChannelListCache, runList } from './list.js';
+import { withReplies } from './raw-replies.js';
 import { defaultNick, profileFor, storedChannelKey, type IrcUser } from './runtime.js';
 import { isPersistent } from './settings.js';
 
@@ -26,6 +32,8 @@ export class IrcSession implements NetworkSession {
   private readonly connections = new Map<string, IrcConnection>();
   /** Connections saying QUIT: a new connection to that server waits for it, so the nick is free again. */
   private readonly quitting = new Map<string, Promise<void>>();
+  /** Contact id (`nick%server`) -> the room whose occupant JID the user last wrote to that nick through. */
+  private readonly privateVia = new Map<string, NetworkAddress>();
 
   constructor(
     private readonly settings: IrcSettings,
@@ -33,6 +41,7 @@ export class IrcSession implements NetworkSession {
     private readonly sink: EventSink,
     private readonly log: Logger,
     private readonly user: IrcUser,
+    private readonly chanTypes?: ChannelTypes,
   ) {}
 
   private readonly channelLists = new ChannelListCache();
@@ -67,13 +76,54 @@ export class IrcSession implements NetworkSession {
     let connection = this.connections.get(server);
     if (!connection) {
       const profile = profileFor(this.user, server, nick);
-      connection = new IrcConnection(server, profile, profile.nick, this.sink, this.log, this.policy, (gone) => {
+      connection = new IrcConnection(server, profile, profile.nick, this.sinkFor(server), this.log, this.policy, (gone) => {
         if (this.connections.get(server) === gone) this.connections.delete(server);
       });
       connection.nickSuffix = this.settings.nickSuffix ?? connection.nickSuffix;
+      const { client } = connection;
+      client.on('server options', () => this.chanTypes?.learn(server, chanTypesOf(client.network.supports('CHANTYPES'))));
       this.connections.set(server, connection);
     }
     return connection;
+  }
+
+  /**
+   * The sink of one connection: its state is that server's (the server JID
+   * shows it); private messages answer on the JID the user wrote to, also
+   * after the other side changed nick.
+   */
+  private sinkFor(server: string): EventSink {
+    const sink = this.sink;
+    const connections = this.connections;
+    const privateVia = this.privateVia;
+    const address: NetworkAddress = { kind: 'server', id: server };
+    const connectionState: EventSink['connectionState'] = (state, detail) => sink.connectionState(state, detail, address);
+    // A renamed member is still the one the user wrote to.
+    const nickChanged: EventSink['nickChanged'] = (room, oldNick, newNick) => {
+      const before = contactAddress(oldNick, server).id;
+      const via = privateVia.get(before);
+      if (via?.id === room.id) {
+        privateVia.delete(before);
+        privateVia.set(contactAddress(newNick, server).id, via);
+      }
+      sink.nickChanged(room, oldNick, newNick);
+    };
+    return new Proxy(sink, {
+      get(target, name, receiver) {
+        if (name === 'connectionState') return connectionState;
+        if (name === 'nickChanged') return nickChanged;
+        if (name !== 'directMessage') return Reflect.get(target, name, receiver);
+        const directMessage: EventSink['directMessage'] = (from, message, viaRoom) => {
+          const room = viaRoom ? undefined : privateVia.get(from.id);
+          const state = room ? connections.get(server)?.channels.get(ircLower(splitId(room.id).name)) : undefined;
+          // The nick as the room shows it (the occupant JID's resource), while the sender is still there.
+          const member = state?.joined ? state.members.get(ircLower(splitId(from.id).name)) : undefined;
+          if (room && member) sink.directMessage(from, message, { room, nick: member.nick });
+          else sink.directMessage(from, message, viaRoom);
+        };
+        return directMessage;
+      },
+    });
   }
 
   async listRooms(server: NetworkAddress | null, page: { limit: number; after?: string }): Promise<RoomListing> {
@@ -94,6 +144,7 @@ export class IrcSession implements NetworkSession {
           });
           this.quitting.set(name, done);
           await done;
+          if (!this.connections.has(name)) this.sink.connectionState('offline', `Not connected to ${name}.`, { kind: 'server', id: name });
         }
       }
     });
@@ -122,6 +173,8 @@ export class IrcSession implements NetworkSession {
       });
       this.quitting.set(server, done);
       await done;
+      // The server JID shows it (unless a join opened a new connection meanwhile).
+      if (!this.connections.has(server)) this.sink.connectionState('offline', `Not connected to ${server} (${reason || 'left the last channel'}).`, { kind: 'server', id: server });
     }
   }
 
@@ -134,9 +187,14 @@ export class IrcSession implements NetworkSession {
   }
 
   async send(to: NetworkAddress, message: OutgoingMessage): Promise<SentReceipt> {
-    if (to.kind === 'server') return { ids: await this.connectionFor(to.id).rawLines(message.body) };
+    if (to.kind === 'server') {
+      const connection = this.connectionFor(to.id);
+      const ids = await withReplies(connection.client, (text) => connection.rawLines(text), message.body, (reply) => this.sink.notice(to, reply));
+      return { ids };
+    }
     const { name, server } = splitId(to.id);
     const connection = this.connectionFor(server);
+    if (to.kind === 'contact') this.privateVia.delete(to.id);
     if (to.kind === 'room' && !connection.isIn(name)) throw new GatewayError('not-acceptable', `You are not in ${name}; join it first.`);
     return { ids: await connection.say(name, message.body, message.action === true, message.replyTo) };
   }
@@ -144,6 +202,7 @@ export class IrcSession implements NetworkSession {
   async sendPrivate(room: NetworkAddress, nick: string, message: OutgoingMessage): Promise<SentReceipt> {
     const { server } = splitId(room.id);
     if (!isNick(nick)) throw new GatewayError('item-not-found', `${nick} cannot be an IRC nickname.`);
+    this.privateVia.set(contactAddress(nick, server).id, room);
     return { ids: await this.connectionFor(server).say(nick, message.body, message.action === true, message.replyTo) };
   }
 
