@@ -81,7 +81,7 @@ describe('homeserver stand-in', () => {
     assert.deepEqual([expired.status, expired.json.errcode, expired.json.soft_logout], [401, 'M_UNKNOWN_TOKEN', true]);
   });
 
-  test('media: upload on v3, download on v1 (authenticated) and v3', async () => {
+  test('media: upload on v3, download on v1 (authenticated); v3 refuses media uploaded after the freeze', async () => {
     const token = (await login('alice', 'alice-pw')).json.access_token as string;
     const upload = await fetch(`${hs.url}/_matrix/media/v3/upload?filename=a.txt`, {
       method: 'POST',
@@ -95,7 +95,25 @@ describe('homeserver stand-in', () => {
     assert.equal(v1.headers.get('content-type'), 'text/plain');
     const v1NoAuth = await fetch(`${hs.url}/_matrix/client/v1/media/download/${server}/${id}`);
     assert.equal(v1NoAuth.status, 401);
+    assert.equal(((await v1NoAuth.json()) as { errcode: string }).errcode, 'M_MISSING_TOKEN');
+    // Uploaded after the freeze of unauthenticated media: not on the legacy path.
     const v3 = await fetch(`${hs.url}/_matrix/media/v3/download/${server}/${id}`);
-    assert.equal(await v3.text(), 'hello media');
+    assert.deepEqual([v3.status, ((await v3.json()) as { errcode: string }).errcode], [404, 'M_NOT_FOUND']);
+  });
+
+  test('a homeserver from before v1.11: no authenticated media, files on v3 without a token', async () => {
+    const old = await startHomeserver({ legacyMedia: true });
+    try {
+      const versions = (await (await fetch(`${old.url}/_matrix/client/versions`)).json()) as { versions: string[] };
+      assert.equal(versions.versions.at(-1), 'v1.10');
+      assert.ok(!versions.versions.includes('v1.11'));
+      const [, server, id] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(old.storeMedia(Buffer.from('old media'), 'text/plain'))!;
+      const v1 = await fetch(`${old.url}/_matrix/client/v1/media/download/${server}/${id}`, { headers: { Authorization: 'Bearer x' } });
+      assert.deepEqual([v1.status, ((await v1.json()) as { errcode: string }).errcode], [404, 'M_UNRECOGNIZED']);
+      const v3 = await fetch(`${old.url}/_matrix/media/v3/download/${server}/${id}`);
+      assert.equal(await v3.text(), 'old media');
+    } finally {
+      await old.stop();
+    }
   });
 });

@@ -89,7 +89,7 @@ export class MatrixSession implements NetworkSession {
     this.api = new MatrixApi(options.credentials.baseUrl, this.log, options.credentials);
     this.sink = options.sink;
     this.since = options.since;
-    this.mapper = new EventMapper({ sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc) => this.mediaUrl(mxc) });
+    this.mapper = new EventMapper({ sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc, name) => this.mediaUrl(mxc, name) });
   }
 
   /** Checks the token, reads m.direct, does the first sync, then keeps syncing in the background. */
@@ -266,10 +266,14 @@ export class MatrixSession implements NetworkSession {
     this.sink.invited(address, inviter ? contactAddress(inviter) : undefined, reason);
   }
 
-  private mediaUrl(mxc: string): string | null {
-    const m = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/.exec(mxc);
-    if (!m) return null;
-    return `${this.options.credentials.baseUrl}/_matrix/media/v3/download/${encodeURIComponent(m[1]!)}/${m[2]}`;
+  /**
+   * ponte's own link to the file: homeservers that froze unauthenticated
+   * media (spec v1.11) serve it only with the user's token, which must not
+   * reach XMPP clients, so ponte fetches it when the link is opened.
+   */
+  private mediaUrl(mxc: string, name?: string): string | null {
+    if (!/^mxc:\/\/[^/]+\/[A-Za-z0-9_-]+$/.test(mxc)) return null;
+    return this.options.context.mediaUrl?.(this.options.userJid, mxc, name) ?? null;
   }
 
   // --- to Matrix ----------------------------------------------------------------
@@ -352,7 +356,7 @@ export class MatrixSession implements NetworkSession {
       const relates = event.content['m.relates_to'] as { rel_type?: string } | undefined;
       if (relates?.rel_type === 'm.replace') continue;
       view.senders.set(event.event_id, event.sender);
-      out.push({ nick: view.nick(event.sender), message: incomingFrom(event, event.content, { sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc) => this.mediaUrl(mxc) }) });
+      out.push({ nick: view.nick(event.sender), message: incomingFrom(event, event.content, { sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc, name) => this.mediaUrl(mxc, name) }) });
     }
     return out;
   }
