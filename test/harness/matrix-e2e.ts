@@ -56,3 +56,36 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, m
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+const MAM = 'urn:xmpp:mam:2';
+const RSM = 'http://jabber.org/protocol/rsm';
+let mamQueries = 0;
+
+export interface MamPage {
+  results: Array<{ id: string; message: XmlElement; stamp: string }>;
+  complete: boolean;
+  first?: string;
+  count: number;
+}
+
+/** A MAM query on `archive` (a room JID), paged with RSM max/before (before: '' for the last page). */
+export async function mamQuery(client: TestXmppClient, archive: string, paging: { max?: number; before?: string } = {}): Promise<MamPage> {
+  const queryId = `mq${++mamQueries}`;
+  const set =
+    paging.max !== undefined || paging.before !== undefined
+      ? xml('set', { xmlns: RSM }, paging.max !== undefined ? xml('max', {}, String(paging.max)) : null, paging.before !== undefined ? xml('before', {}, paging.before) : null)
+      : null;
+  const reply = await client.iq(xml('iq', { type: 'set', to: archive }, xml('query', { xmlns: MAM, queryid: queryId }, set)), 30_000);
+  const results: MamPage['results'] = [];
+  for (;;) {
+    const next = client.pending().find((s) => s.is('message') && s.getChild('result', MAM)?.attrs.queryid === queryId);
+    if (!next) break;
+    const taken = await client.waitFor((s) => s === next, 100);
+    const result = taken.getChild('result', MAM)!;
+    const forwarded = result.getChild('forwarded', 'urn:xmpp:forward:0')!;
+    results.push({ id: result.attrs.id!, message: forwarded.getChild('message')!, stamp: forwarded.getChild('delay', 'urn:xmpp:delay')!.attrs.stamp! });
+  }
+  const fin = reply.getChild('fin', MAM)!;
+  const rsm = fin.getChild('set', RSM)!;
+  return { results, complete: fin.attrs.complete === 'true', first: rsm.getChildText('first') ?? undefined, count: Number(rsm.getChildText('count')) };
+}

@@ -243,6 +243,11 @@ export function incomingFrom(event: RawEvent, content: Record<string, unknown>, 
   };
 }
 
+/** What an encrypted event ponte cannot read becomes: a notice saying so, never silence. */
+export function encryptedNotice(event: RawEvent, ownUserId: string): IncomingMessage {
+  return { id: event.event_id, body: ENCRYPTED_NOTICE, notice: true, timestamp: new Date(event.origin_server_ts), ...(event.sender === ownUserId ? { own: true } : {}) };
+}
+
 /** The m.room.message content for an outgoing message (text, /me, reply). */
 export function contentFor(message: OutgoingMessage): Record<string, unknown> {
   const html = stylingToHtml(message.body);
@@ -304,7 +309,7 @@ export class EventMapper {
         return;
       }
       case 'm.room.encrypted':
-        this.deliver(conversation, nick, { id: event.event_id, body: ENCRYPTED_NOTICE, notice: true, timestamp: new Date(event.origin_server_ts), ...(own ? { own: true } : {}) });
+        this.deliver(conversation, nick, encryptedNotice(event, this.options.ownUserId));
         return;
       case 'm.reaction': {
         const relates = event.content['m.relates_to'] as { rel_type?: string; event_id?: string; key?: string } | undefined;

@@ -41,7 +41,7 @@ import type {
 } from '../types.js';
 import { contactAddress, roomAddress, splitMatrixId } from './addresses.js';
 import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type RawEvent, type SyncResponse } from './client.js';
-import { contentFor, correctionFor, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
+import { contentFor, correctionFor, encryptedNotice, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
 import { fetchFile, mayFetch, msgtypeFor } from './media.js';
 import { txnIdFor } from './txn.js';
 
@@ -347,12 +347,24 @@ export class MatrixSession implements NetworkSession {
     };
   }
 
-  /** Recent messages of a room from /messages, oldest first. */
+  /**
+   * Recent messages of a room from /messages, oldest first: text and media
+   * (stickers too), and a notice for each encrypted one, as live events give.
+   */
   private async recentHistory(roomId: string, view: RoomView, limit: number, from?: string): Promise<Array<{ nick: string; message: IncomingMessage }>> {
     const page = await this.api.messages(roomId, { dir: 'b', limit, ...(from ? { from } : {}) });
+    return this.historyOf(view, [...page.chunk].reverse());
+  }
+
+  /** The messages among history events (oldest first). */
+  private historyOf(view: RoomView, events: RawEvent[]): Array<{ nick: string; message: IncomingMessage }> {
     const out: Array<{ nick: string; message: IncomingMessage }> = [];
-    for (const event of [...page.chunk].reverse()) {
-      if (event.type !== 'm.room.message' || Object.keys(event.content).length === 0) continue;
+    for (const event of events) {
+      if (event.type === 'm.room.encrypted') {
+        out.push({ nick: view.nick(event.sender), message: encryptedNotice(event, this.userId) });
+        continue;
+      }
+      if ((event.type !== 'm.room.message' && event.type !== 'm.sticker') || Object.keys(event.content).length === 0) continue;
       const relates = event.content['m.relates_to'] as { rel_type?: string } | undefined;
       if (relates?.rel_type === 'm.replace') continue;
       view.senders.set(event.event_id, event.sender);
