@@ -204,7 +204,9 @@ export interface EventSink {
   notice(from: NetworkAddress | null, text: string): void;
 }
 
+/** What NetworkSession.history returns: oldest first, at most `limit`. */
 export interface HistoryQuery {
+  /** Only messages older than this one (a network message id, e.g. the archive's oldest); none when it is unknown. */
   before?: string;
   after?: string;
   start?: Date;

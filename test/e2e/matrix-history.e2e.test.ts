@@ -1,7 +1,8 @@
 // Matrix history in ponte's archive, end to end (Prosody and ejabberd, ponte,
 // the homeserver stand-in): the join's /messages history is in the room's
-// MAM archive; encrypted events and stickers in the history are not
-// silenced.
+// MAM archive; paging MAM back past the archive's start fetches older events
+// with /messages (from /context), archives them in order and once; encrypted
+// events and stickers in the history are not silenced.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
@@ -68,6 +69,41 @@ for (const [kind, start] of SERVERS) {
         return answer.count >= 6 ? answer : null;
       }, 'the new message archived');
       assert.deepEqual(bodies(again.results), [...[1, 2, 3, 4, 5].map((i) => `before join ${i}`), 'while away']);
+    });
+
+    test('MAM paging back past the archive fetches older events from Matrix, in order, each once', async () => {
+      const bobActor = hs.as(bob);
+      const roomId = bobActor.createRoom({ alias: `scroll${tag}` });
+      for (let i = 1; i <= 80; i++) bobActor.say(roomId, `old ${i}`);
+      const room = roomJid(`scroll${tag}`);
+      const joined = await joinRoom(alice, room, 'a');
+      // The join's /messages gives the last 20 events: the user's own join and 19 messages.
+      assert.equal(joined.filter((s) => s.is('message') && s.getChild('body') && s.getChild('delay', DELAY)).length, 19);
+      await eventually(async () => (await mamQuery(alice, room, { max: 0 })).count >= 19, 'the join history archived');
+      const said = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `old ${from + i}`);
+
+      // The last page: 19 archived, 31 more fetched from before the oldest.
+      const last = await mamQuery(alice, room, { max: 50, before: '' });
+      assert.deepEqual(bodies(last.results), said(31, 80));
+      assert.equal(last.complete, false, 'older messages are in the archive now');
+      assert.ok(hs.requests.some((r) => r.startsWith(`GET /_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/context/`)));
+
+      // Further back: the page before the first one gets the remaining 30.
+      const earlier = await mamQuery(alice, room, { max: 50, before: last.first! });
+      assert.deepEqual(bodies(earlier.results), said(1, 30));
+      assert.equal(earlier.complete, true);
+      // Before the room's first message there is nothing more.
+      const none = await mamQuery(alice, room, { max: 50, before: earlier.first! });
+      assert.deepEqual(none.results, []);
+      assert.equal(none.complete, true);
+
+      // The whole archive: each message once, in the order it was said, with its own time.
+      const all = await mamQuery(alice, room, { max: 250 });
+      assert.deepEqual(bodies(all.results), said(1, 80));
+      assert.equal(all.count, 80);
+      const sent = hs.eventsOf(roomId, 'm.room.message');
+      assert.deepEqual(all.results.map((r) => r.stamp), sent.map((e) => stampOf(e.origin_server_ts)));
+      assert.equal(new Set(all.results.map((r) => r.id)).size, 80);
     });
 
     test('encrypted events and stickers in the join history are not silenced', async () => {

@@ -70,6 +70,25 @@ describe('homeserver stand-in', () => {
     assert.deepEqual([noAlias.status, noAlias.json.errcode], [404, 'M_NOT_FOUND']);
   });
 
+  test('/context gives a token to page back from an event with /messages', async () => {
+    const token = (await login('alice', 'alice-pw')).json.access_token as string;
+    const bob = hs.as('@bob:localhost');
+    const roomId = bob.createRoom({ alias: 'context' });
+    await call('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, token, {});
+    const ids = [1, 2, 3, 4].map((n) => bob.say(roomId, `m${n}`));
+    const room = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+    const context = await call('GET', `${room}/context/${encodeURIComponent(ids[2]!)}?limit=0`, token);
+    assert.equal((context.json.event as { event_id: string }).event_id, ids[2]);
+    assert.deepEqual([context.json.events_before, context.json.events_after], [[], []]);
+    const back = await call('GET', `${room}/messages?dir=b&limit=2&from=${context.json.start as string}`, token);
+    assert.deepEqual((back.json.chunk as Array<{ content: { body: string } }>).map((e) => e.content.body), ['m2', 'm1']);
+    const around = await call('GET', `${room}/context/${encodeURIComponent(ids[2]!)}?limit=2`, token);
+    assert.deepEqual((around.json.events_before as Array<{ event_id: string }>).map((e) => e.event_id), [ids[1]]);
+    assert.deepEqual((around.json.events_after as Array<{ event_id: string }>).map((e) => e.event_id), [ids[3]]);
+    const unknown = await call('GET', `${room}/context/${encodeURIComponent('$nothing')}`, token);
+    assert.deepEqual([unknown.status, unknown.json.errcode], [404, 'M_NOT_FOUND']);
+  });
+
   test('rate limits carry retry_after_ms; expired tokens say soft_logout', async () => {
     const token = (await login('bob', 'bob-pw')).json.access_token as string;
     hs.failNext({ path: /\/account\/whoami$/ }, new MatrixHttpError(429, 'M_LIMIT_EXCEEDED', 'Too many requests', { retry_after_ms: 1500 }));

@@ -760,6 +760,7 @@ export class Homeserver {
       return { joined };
     }
     if (action === 'messages' && method === 'GET') return this.messages(room, me, who.token, url);
+    if ((a = /^context\/([^/]+)$/.exec(action)) && method === 'GET') return this.context(room, me, who.token, seg(a[1]!), url);
     if ((a = /^typing\/([^/]+)$/.exec(action)) && method === 'PUT') {
       if (seg(a[1]!) !== me) throw forbidden('Cannot set typing for other users');
       const body = json();
@@ -972,6 +973,27 @@ export class Homeserver {
   }
 
   // --- /messages ----------------------------------------------------------------
+
+  /** /context: the event, up to limit/2 events either side, and tokens to page from them (start backwards, end forwards). */
+  private context(room: Room, userId: string, token: string, eventId: string, url: URL): unknown {
+    if (this.membership(room.id, userId) !== 'join') throw forbidden(`User ${userId} not in room ${room.id}`);
+    const index = room.events.findIndex((e) => e.event.event_id === eventId);
+    if (index < 0) throw notFound('Event not found.');
+    const limit = Math.min(Number(url.searchParams.get('limit') ?? '10') || 0, 100);
+    const beforeCount = Math.floor(limit / 2);
+    const before = room.events.slice(Math.max(0, index - beforeCount), index).reverse();
+    const after = room.events.slice(index + 1, index + 1 + (limit - beforeCount));
+    const target = room.events[index]!;
+    return {
+      event: this.clientEvent(target, token, true),
+      events_before: before.map((e) => this.clientEvent(e, token, true)),
+      events_after: after.map((e) => this.clientEvent(e, token, true)),
+      // Tokens as /messages reads them: dir=b from t<n> gives the events at n and before.
+      start: `t${(before.at(-1) ?? target).pos - 1}`,
+      end: `t${(after.at(-1) ?? target).pos}`,
+      state: [],
+    };
+  }
 
   private messages(room: Room, userId: string, token: string, url: URL): unknown {
     if (this.membership(room.id, userId) !== 'join') throw forbidden(`User ${userId} not in room ${room.id}`);

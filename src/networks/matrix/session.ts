@@ -51,6 +51,10 @@ export const SYNC_TIMEOUT_MS = 30_000;
 export const AVATAR_MAX_BYTES = 1024 * 1024;
 /** Messages fetched from /messages when a room is joined. */
 export const JOIN_HISTORY = 20;
+/** History on demand: at most this many messages per call, from at most HISTORY_PAGES pages of HISTORY_PAGE events. */
+export const HISTORY_MAX = 250;
+const HISTORY_PAGE = 100;
+const HISTORY_PAGES = 5;
 const FILTER = JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { limit: 50 } } });
 const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 
@@ -494,9 +498,31 @@ export class MatrixSession implements NetworkSession {
     await this.call(`inviting ${contact.id}`, () => this.api.invite(roomId, contact.id, reason));
   }
 
+  /**
+   * History on demand (MAM paging back past the archive): the messages
+   * before the event `query.before` (a token to page from it comes from
+   * /context), else the most recent ones; oldest first, at most query.limit.
+   */
   async history(conversation: NetworkAddress, query: HistoryQuery): Promise<Array<{ nick: string; message: IncomingMessage }>> {
     const roomId = await this.targetRoom(conversation);
-    return this.call('reading the history', () => this.recentHistory(roomId, this.view(roomId), query.limit));
+    const view = this.view(roomId);
+    const limit = Math.max(0, Math.min(query.limit, HISTORY_MAX));
+    if (limit === 0) return [];
+    if (!query.before) return this.call('reading the history', () => this.recentHistory(roomId, view, limit));
+    const before = query.before;
+    return this.call('reading the history', async () => {
+      let from = (await this.api.eventContext(roomId, before)).start;
+      const events: RawEvent[] = []; // newest first
+      let messages: Array<{ nick: string; message: IncomingMessage }> = [];
+      // Pages until enough messages came (state events, reactions and edits do not count), bounded.
+      for (let pages = 0; from && pages < HISTORY_PAGES && messages.length < limit; pages++) {
+        const page = await this.api.messages(roomId, { dir: 'b', from, limit: Math.min(HISTORY_PAGE, limit) });
+        events.push(...page.chunk);
+        messages = this.historyOf(view, [...events].reverse());
+        from = page.chunk.length > 0 ? page.end : undefined;
+      }
+      return messages.slice(-limit);
+    });
   }
 
   /** The public room directory of the user's homeserver, or of another server through it. */
