@@ -63,12 +63,12 @@ function capped(file: MediaFile, maxBytes: number): Readable {
 export function registerMedia(app: FastifyInstance, deps: MediaDeps): void {
   app.get<{ Params: { token: string; name: string } }>('/media/:token/:name', async (request, reply) => {
     const target = deps.links.open(request.params.token);
-    reply.header('Cache-Control', 'private, max-age=86400');
     if (!target) {
       return reply.code(403).type('text/plain; charset=utf-8').send('Forbidden: this media link was not made by this gateway, or it was altered.');
     }
+    // The client went away (or the answer is complete): stop downloading.
     const abort = new AbortController();
-    request.raw.on('close', () => abort.abort());
+    reply.raw.on('close', () => abort.abort());
     let file: MediaFile;
     try {
       file = await deps.open(target, { maxBytes: MEDIA_MAX_BYTES, signal: abort.signal });
@@ -85,6 +85,7 @@ export function registerMedia(app: FastifyInstance, deps: MediaDeps): void {
     reply
       .code(200)
       .type(file.type)
+      .header('Cache-Control', 'private, max-age=86400')
       .header('X-Content-Type-Options', 'nosniff')
       .header('Content-Security-Policy', "sandbox; default-src 'none'")
       .header('Content-Disposition', `${INLINE.test(file.type) ? 'inline' : 'attachment'}; filename*=utf-8''${encodeURIComponent(name)}`);
