@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { Core, type GatewayDomain } from './core/core.js';
 import { GatewayError } from './core/errors.js';
+import { MEDIA_LINK_PURPOSE, MediaLinks } from './core/media-links.js';
 import { buildHttp, type HealthReport } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -132,7 +133,9 @@ export class Ponte {
       secrets.set(extra.network.name, extra.secret ?? config.xmpp.secret);
       ports.set(extra.network.name, extra.componentPort ?? config.xmpp.port);
     }
-    const core = new Core(domains, allow, config.admins, this.storeValue, this.log);
+    // Media links point at http.publicUrl, else at the address the HTTP server listens on (known once it does).
+    const mediaLinks = new MediaLinks(this.storeValue.secretBox(MEDIA_LINK_PURPOSE), () => config.http.publicUrl ?? this.httpUrl);
+    const core = new Core(domains, allow, config.admins, this.storeValue, this.log, mediaLinks);
     this.coreValue = core;
 
     // Access control, for every stanza to every domain: only allowed users,
@@ -184,7 +187,11 @@ export class Ponte {
       component.start();
     }
 
-    this.http = buildHttp({ metrics: this.metrics, health: () => this.health() });
+    this.http = buildHttp({
+      metrics: this.metrics,
+      health: () => this.health(),
+      media: { links: mediaLinks, open: (target, options) => core.openMedia(target, options) },
+    });
     await this.http.listen({ host: config.http.host, port: config.http.port });
     this.log.info({ url: this.httpUrl }, 'HTTP listening');
   }

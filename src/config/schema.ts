@@ -156,6 +156,15 @@ export const configSchema = z.strictObject({
       /** Address of the HTTP server (/health, /metrics). Loopback by default. */
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8080),
+      /**
+       * The URL under which XMPP clients reach this HTTP server (behind a
+       * reverse proxy, say): links to Matrix media start with it. Default:
+       * http://<host>:<port> as it listens.
+       */
+      publicUrl: z
+        .string()
+        .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http:// or https:// URL without query, such as https://ponte.example.org')
+        .optional(),
     }),
   ),
   log: section(

@@ -4,10 +4,11 @@
 // Core.events.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
-import type { Network, NetworkContext, HandleStore } from '../networks/types.js';
+import type { Network, NetworkContext, HandleStore, MediaFile } from '../networks/types.js';
 import type { Store } from '../store/index.js';
 import { AccessPolicy, bareJid } from './access.js';
 import { GatewayError } from './errors.js';
+import type { MediaLinks, MediaReference } from './media-links.js';
 import { Session, type SessionEvents } from './sessions.js';
 
 /** A network served on a gateway domain. */
@@ -31,6 +32,8 @@ export class Core {
     admins: readonly string[],
     readonly store: Store,
     readonly log: Logger,
+    /** ponte's own links to network media (served by src/http/media.ts); none: networks give no media URLs. */
+    readonly mediaLinks?: MediaLinks,
   ) {
     for (const domain of domains) this.byDomain.set(domain.domain.toLowerCase(), domain);
     this.access = new AccessPolicy(allowByNetwork, admins);
@@ -57,7 +60,28 @@ export class Core {
       handles: this.handles(gateway.name),
       log: this.log.child({ network: gateway.name }),
       updateAccount: (userJid, accountKey, update) => this.updateAccount(gateway.name, userJid, accountKey, update),
+      mediaUrl: (userJid, reference, fileName) =>
+        this.mediaLinks ? this.mediaLinks.url({ network: gateway.name, userJid: bareJid(userJid), reference }, fileName) : null,
     };
+  }
+
+  /**
+   * Opens the file of a media link with the stored login of the user it was
+   * made for (also while the user is offline). item-not-found when the
+   * network, the user or their login is gone.
+   */
+  async openMedia(target: MediaReference, options: { maxBytes: number; signal: AbortSignal }): Promise<MediaFile> {
+    const gateway = this.domains.find((d) => d.name === target.network);
+    if (!gateway?.network.fetchMedia) throw new GatewayError('item-not-found', `The ${target.network} gateway serves no files here.`);
+    const user = await this.store.users.find(target.userJid);
+    const accounts = user ? (await this.store.accounts.listForUser(user.id)).filter((a) => a.network === gateway.name) : [];
+    if (accounts.length === 0) throw new GatewayError('item-not-found', 'The login this link was made for is no longer registered with the gateway.');
+    return gateway.network.fetchMedia(
+      { userJid: target.userJid, accounts: accounts.map((a) => ({ accountKey: a.accountKey, credentials: a.credentials, settings: a.settings })) },
+      target.reference,
+      options,
+      this.context(gateway),
+    );
   }
 
   private async updateAccount(

@@ -157,6 +157,21 @@ export interface NetworkContext {
    * such account (any more).
    */
   updateAccount?(userJid: string, accountKey: string, update: { credentials?: Record<string, unknown>; settings?: Record<string, unknown> }): Promise<boolean>;
+  /**
+   * A URL on ponte's own HTTP server under which the user's XMPP client can
+   * fetch a file the network keeps behind the user's login; ponte serves it
+   * through Network.fetchMedia. Null when ponte serves no media.
+   */
+  mediaUrl?(userJid: string, reference: string, fileName?: string): string | null;
+}
+
+/** A file a network hands out for a media link: its type, its length when known, and its bytes as they come. */
+export interface MediaFile {
+  type: string;
+  length?: number;
+  body: AsyncIterable<Uint8Array>;
+  /** Stops the download (the client went away, the file is too large). */
+  cancel(): void;
 }
 
 /** What happens on the network, pushed into the core. Room and contact are NetworkAddresses. */
@@ -195,7 +210,9 @@ export interface EventSink {
   notice(from: NetworkAddress | null, text: string): void;
 }
 
+/** What NetworkSession.history returns: oldest first, at most `limit`. */
 export interface HistoryQuery {
+  /** Only messages older than this one (a network message id, e.g. the archive's oldest); none when it is unknown. */
   before?: string;
   after?: string;
   start?: Date;
@@ -310,6 +327,13 @@ export interface Network {
   }>;
   /** Opens a session for the user. Connection progress is reported through the sink. */
   login(account: AccountInfo, sink: EventSink, context: NetworkContext): Promise<NetworkSession>;
+  /**
+   * Fetches a file of a media link (NetworkContext.mediaUrl) with the user's
+   * stored login. Throws GatewayError: item-not-found when the network has
+   * no such file, forbidden when the login may not read it,
+   * remote-server-not-found / undefined-condition when the network fails.
+   */
+  fetchMedia?(account: AccountInfo, reference: string, options: { maxBytes: number; signal: AbortSignal }, context: NetworkContext): Promise<MediaFile>;
   /** XEP-0100: turns what a user typed (e.g. "alice" or "@alice:matrix.org") into a contact address. */
   contactFromPrompt?(prompt: string): NetworkAddress | null;
   readonly commands?: readonly NetworkCommand[];

@@ -26,7 +26,7 @@
 // application-specific salt still rules out generic precomputed tables; the
 // label also separates this key from any other key ponte might ever derive
 // from the same secret. Changing N/r/p or the salt means a new format version.
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt } from 'node:crypto';
 
 export const MIN_KEY_LENGTH = 16;
 export const FORMAT_V1 = 0x01;
@@ -73,6 +73,17 @@ export class SecretBox {
   static fromDerivedKey(key: Uint8Array): SecretBox {
     if (key.length !== KEY_BYTES) throw new RangeError(`a derived key has ${KEY_BYTES} bytes, got ${key.length}`);
     return new SecretBox(Buffer.from(key));
+  }
+
+  /**
+   * A box with its own key for another purpose (e.g. ponte's media links),
+   * derived from this one with HKDF-SHA256 and the purpose as its label:
+   * what one box seals the other cannot open, and values of one purpose
+   * reveal nothing about the other's key (nor, the parent key being the
+   * output of scrypt, make guessing the configured secret any cheaper).
+   */
+  derive(purpose: string): SecretBox {
+    return new SecretBox(Buffer.from(hkdfSync('sha256', this.#key, Buffer.alloc(0), `ponte/${purpose}`, KEY_BYTES)));
   }
 
   seal(plaintext: Uint8Array | string, context: string): Buffer {

@@ -58,6 +58,8 @@ export interface Store {
   readonly appliedMigrations: readonly string[];
   /** The TypeORM DataSource, for tests and tooling; application code uses the repositories. */
   readonly dataSource: DataSource;
+  /** A box with a key of its own for `purpose`, derived from store.encryptionKey (SecretBox.derive). */
+  secretBox(purpose: string): SecretBox;
   /** One round trip (SELECT 1); rejects if the database is unreachable. For /health. */
   ping(): Promise<void>;
   /** Closes the pool (and the PGlite instance, releasing its directory). Idempotent. */
@@ -86,6 +88,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     roster: new RosterRepository(dataSource, time),
     appliedMigrations: db.appliedMigrations,
     dataSource,
+    secretBox: (purpose) => box.derive(purpose),
     async ping() {
       await time('store.ping', () => sql(dataSource, 'SELECT 1'));
     },

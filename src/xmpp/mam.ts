@@ -23,6 +23,16 @@
 //   and first/last always; before-id, after-id, ids, flip-page and the
 //   metadata query (#extended). An unknown id is item-not-found; an unknown
 //   form field feature-not-implemented; bad dates bad-request.
+// - Paging back past the archive: a backward page (RSM <before/>) on a
+//   room that reaches the start of its archive, on a network that keeps
+//   history (capability 'history') and in a room the user is in, asks the
+//   network for what came before the oldest archived message (at most the
+//   rest of the page, none older than the retention), archives it before
+//   everything there (archive.prepend: the archive order stays the time
+//   order; at = the network's time) and reads the page again; the page is
+//   not complete while the network may have more. A message
+//   archived already (same network id) is not archived twice. Queries
+//   with ids, a nick, start or after-id do not page the network.
 // - Retention: archive.retentionDays (config), pruned at start and hourly in
 //   bounded batches. archive.enabled false: no text is stored and nothing
 //   here is offered (service-unavailable), but ids still are (messages.ts).
@@ -30,9 +40,10 @@ import { randomUUID } from 'node:crypto';
 import type { GatewayDomain } from '../core/core.js';
 import { GatewayError } from '../core/errors.js';
 import type { ArchiveEntry, ArchiveScope } from '../store/index.js';
+import type { ArchivePage } from '../store/repositories/archive.js';
 import type { Target } from './addressing.js';
 import type { XmppContext, XmppModule } from './context.js';
-import { renderMessage, stamp, type MessageContent } from './message-codec.js';
+import { contentFromIncoming, renderMessage, stamp, type MessageContent } from './message-codec.js';
 import { parseJid, xml, type Element } from './stanza.js';
 
 export const NS_MAM = 'urn:xmpp:mam:2';
@@ -246,6 +257,87 @@ function userOf(from: string): string {
   return parseJid(from).bare().toString().toLowerCase();
 }
 
+/** What a backfill did: how many messages it archived, and whether the network may have more before them. */
+interface Backfill {
+  archived: number;
+  more: boolean;
+}
+const NOTHING: Backfill = { archived: 0, more: false };
+
+/** Backfills in progress, per user and room: parallel queries share one (no message archived twice). */
+const backfilling = new Map<string, Promise<Backfill>>();
+
+/**
+ * Asks the network for the messages before the oldest archived one of a
+ * room and archives them before it (see the header). Never throws (the page
+ * is served from what there is).
+ */
+async function backfillRoom(context: XmppContext, target: Target, userJid: string, scope: ArchiveScope, wanted: number): Promise<Backfill> {
+  if (target.kind !== 'room' || !target.gateway.network.capabilities.has('history')) return NOTHING;
+  const session = context.core.session(target.gateway, userJid);
+  const room = session?.room(target.address);
+  const history = session?.remote.history?.bind(session.remote);
+  if (!session || !room || room.joining || !history) return NOTHING;
+  const key = `${userJid}\n${target.bare.toLowerCase()}`;
+  const running = backfilling.get(key);
+  if (running) return running;
+  const work = (async () => {
+    try {
+      const bounds = await context.store.archive.bounds(scope);
+      const oldest = bounds?.first.networkIds[0];
+      if (!oldest) return NOTHING;
+      const cutoff = Date.now() - context.config.archive.retentionDays * DAY_MS;
+      const limit = Math.min(wanted, MAM_MAX_PAGE);
+      const older = await history(target.address, { before: oldest, limit });
+      // A full answer: there may be more before it (a short one reached the room's beginning).
+      let more = older.length >= limit;
+      let archived = 0;
+      // Newest first: each prepend sorts before the one before it.
+      for (const { nick, message } of [...older].reverse()) {
+        if (message.timestamp && message.timestamp.getTime() < cutoff) {
+          more = false; // past the retention: what is older would be pruned anyway
+          break;
+        }
+        if (await context.store.archive.byNetworkId(userJid, target.bare, message.id)) continue;
+        await context.store.archive.prepend({
+          userJid,
+          network: target.gateway.name,
+          kind: 'groupchat',
+          conversation: target.bare,
+          outgoing: message.own === true || nick === room.nick,
+          nick,
+          networkIds: [message.id],
+          content: contentFromIncoming(message) as Record<string, unknown>,
+          ...(message.timestamp ? { sentAt: message.timestamp } : {}),
+        });
+        archived += 1;
+      }
+      return { archived, more };
+    } catch (err) {
+      context.log.info({ err: (err as Error).message, room: target.bare }, 'archive: no older history from the network');
+      return NOTHING;
+    } finally {
+      backfilling.delete(key);
+    }
+  })();
+  backfilling.set(key, work);
+  return work;
+}
+
+/** Whether a page warrants asking the network for older history. */
+function reachedArchiveStart(query: MamQuery, scope: ArchiveScope, page: ArchivePage): boolean {
+  return (
+    query.before !== undefined &&
+    page.complete &&
+    page.entries.length < query.max &&
+    scope.kind === 'groupchat' &&
+    scope.nick === undefined &&
+    query.ids === undefined &&
+    query.start === undefined &&
+    query.afterId === undefined
+  );
+}
+
 async function resolveArchive(context: XmppContext, to: string, from: string, withJid?: string) {
   if (!mamEnabled(context)) throw new GatewayError('service-unavailable', 'The gateway keeps no message archive (archive.enabled is off).');
   const target = await context.addressing.resolve(to);
@@ -311,17 +403,26 @@ function registerFor(context: XmppContext, gateway: GatewayDomain): void {
     const query = parseMamQuery(iq.payload);
     const resolved = await resolveArchive(context, iq.to, iq.from, query.with);
     if (!('scope' in resolved)) return finElement([], true, 0);
-    const page = await context.store.archive.query(resolved.scope, {
-      start: query.start,
-      end: query.end,
-      afterId: query.afterId,
-      beforeId: query.beforeId,
-      ids: query.ids,
-      after: query.after,
-      before: query.before,
-      max: query.max,
-    });
     const userJid = userOf(iq.from);
+    const read = () =>
+      context.store.archive.query(resolved.scope, {
+        start: query.start,
+        end: query.end,
+        afterId: query.afterId,
+        beforeId: query.beforeId,
+        ids: query.ids,
+        after: query.after,
+        before: query.before,
+        max: query.max,
+      });
+    let page = await read();
+    if (reachedArchiveStart(query, resolved.scope, page)) {
+      const target = await context.addressing.resolve(iq.to);
+      const backfill = await backfillRoom(context, target, userJid, resolved.scope, query.max - page.entries.length);
+      if (backfill.archived > 0) page = await read();
+      // The archive's start is not the room's: a client keeps paging back while the network may have more.
+      if (backfill.more) page = { ...page, complete: false };
+    }
     const ordered = query.flipPage ? [...page.entries].reverse() : page.entries;
     // Results first, in order, then the iq result (XEP-0313 §4).
     const sendResult = iq.sendBeforeReply ?? context.send;

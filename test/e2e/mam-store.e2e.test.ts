@@ -95,6 +95,27 @@ function archiveSuite(name: string, open: () => Promise<Store>): void {
       assert.equal(await store.archive.bounds({ ...scope, conversation: '#empty@irc.example.org' }), null);
     });
 
+    test('prepend: older history sorts before the conversation and before earlier prepends, at its own time', async () => {
+      const room = '#backfill@irc.example.org';
+      const now = await store.archive.append(entry({ conversation: room, content: { body: 'now' } }));
+      // Pages fetched further back, each newest first.
+      // Within the retention: a later test prunes everything older.
+      const daysAgo = (days: number) => new Date(Math.floor(Date.now() / 1000) * 1000 - days * 86_400_000);
+      const page1 = [daysAgo(2), daysAgo(3)];
+      for (const [i, sentAt] of page1.entries()) await store.archive.prepend(entry({ conversation: room, content: { body: `p1-${i}` }, sentAt }));
+      const sentAt = daysAgo(5);
+      const older = await store.archive.prepend(entry({ conversation: room, content: { body: 'p2-0' }, sentAt }));
+      assert.equal(older.at.toISOString(), sentAt.toISOString(), 'at is the network time');
+      assert.ok(BigInt(older.seq) < 0n);
+      const page = await store.archive.query({ userJid: ALICE, network: 'irc', kind: 'groupchat', conversation: room }, { max: 10 });
+      assert.deepEqual(page.entries.map((e) => e.content?.body), ['p2-0', 'p1-1', 'p1-0', 'now']);
+      const bounds = await store.archive.bounds({ userJid: ALICE, network: 'irc', kind: 'groupchat', conversation: room });
+      assert.deepEqual([bounds?.first.id, bounds?.last.id], [older.id, now.id]);
+      const before = await store.archive.query({ userJid: ALICE, network: 'irc', kind: 'groupchat', conversation: room }, { max: 2, before: now.id });
+      assert.deepEqual(before.entries.map((e) => e.content?.body), ['p1-1', 'p1-0']);
+      assert.equal(before.complete, false);
+    });
+
     test('one-to-one scopes: all chats, one peer, one resource', async () => {
       await store.archive.append(entry({ kind: 'chat', conversation: 'bob%irc.example.org@irc.example.org', nick: '', content: { body: 'to bob' }, outgoing: true }));
       await store.archive.append(entry({ kind: 'chat', conversation: ROOM, resource: 'carol', nick: '', content: { body: 'pm carol' } }));

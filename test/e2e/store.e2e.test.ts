@@ -15,7 +15,7 @@ import { tempDir } from '../harness/process.js';
 
 const KEY = 'test-encryption-key-0123456789';
 const OTHER_KEY = 'not-the-key-the-data-was-sealed-with';
-const MIGRATIONS = ['Initial1795306300202', 'Roster1795308059421', 'Archive1795308173203'];
+const MIGRATIONS = ['Initial1795306300202', 'Roster1795308059421', 'Archive1795308173203', 'ArchiveBackfill1796352171462'];
 const TABLES = ['archive', 'contact_mappings', 'message_ids', 'network_accounts', 'room_mappings', 'roster_items', 'users'];
 
 interface OpenOptions {

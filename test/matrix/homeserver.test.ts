@@ -70,6 +70,25 @@ describe('homeserver stand-in', () => {
     assert.deepEqual([noAlias.status, noAlias.json.errcode], [404, 'M_NOT_FOUND']);
   });
 
+  test('/context gives a token to page back from an event with /messages', async () => {
+    const token = (await login('alice', 'alice-pw')).json.access_token as string;
+    const bob = hs.as('@bob:localhost');
+    const roomId = bob.createRoom({ alias: 'context' });
+    await call('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, token, {});
+    const ids = [1, 2, 3, 4].map((n) => bob.say(roomId, `m${n}`));
+    const room = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+    const context = await call('GET', `${room}/context/${encodeURIComponent(ids[2]!)}?limit=0`, token);
+    assert.equal((context.json.event as { event_id: string }).event_id, ids[2]);
+    assert.deepEqual([context.json.events_before, context.json.events_after], [[], []]);
+    const back = await call('GET', `${room}/messages?dir=b&limit=2&from=${context.json.start as string}`, token);
+    assert.deepEqual((back.json.chunk as Array<{ content: { body: string } }>).map((e) => e.content.body), ['m2', 'm1']);
+    const around = await call('GET', `${room}/context/${encodeURIComponent(ids[2]!)}?limit=2`, token);
+    assert.deepEqual((around.json.events_before as Array<{ event_id: string }>).map((e) => e.event_id), [ids[1]]);
+    assert.deepEqual((around.json.events_after as Array<{ event_id: string }>).map((e) => e.event_id), [ids[3]]);
+    const unknown = await call('GET', `${room}/context/${encodeURIComponent('$nothing')}`, token);
+    assert.deepEqual([unknown.status, unknown.json.errcode], [404, 'M_NOT_FOUND']);
+  });
+
   test('rate limits carry retry_after_ms; expired tokens say soft_logout', async () => {
     const token = (await login('bob', 'bob-pw')).json.access_token as string;
     hs.failNext({ path: /\/account\/whoami$/ }, new MatrixHttpError(429, 'M_LIMIT_EXCEEDED', 'Too many requests', { retry_after_ms: 1500 }));
@@ -81,7 +100,7 @@ describe('homeserver stand-in', () => {
     assert.deepEqual([expired.status, expired.json.errcode, expired.json.soft_logout], [401, 'M_UNKNOWN_TOKEN', true]);
   });
 
-  test('media: upload on v3, download on v1 (authenticated) and v3', async () => {
+  test('media: upload on v3, download on v1 (authenticated); v3 refuses media uploaded after the freeze', async () => {
     const token = (await login('alice', 'alice-pw')).json.access_token as string;
     const upload = await fetch(`${hs.url}/_matrix/media/v3/upload?filename=a.txt`, {
       method: 'POST',
@@ -95,7 +114,25 @@ describe('homeserver stand-in', () => {
     assert.equal(v1.headers.get('content-type'), 'text/plain');
     const v1NoAuth = await fetch(`${hs.url}/_matrix/client/v1/media/download/${server}/${id}`);
     assert.equal(v1NoAuth.status, 401);
+    assert.equal(((await v1NoAuth.json()) as { errcode: string }).errcode, 'M_MISSING_TOKEN');
+    // Uploaded after the freeze of unauthenticated media: not on the legacy path.
     const v3 = await fetch(`${hs.url}/_matrix/media/v3/download/${server}/${id}`);
-    assert.equal(await v3.text(), 'hello media');
+    assert.deepEqual([v3.status, ((await v3.json()) as { errcode: string }).errcode], [404, 'M_NOT_FOUND']);
+  });
+
+  test('a homeserver from before v1.11: no authenticated media, files on v3 without a token', async () => {
+    const old = await startHomeserver({ legacyMedia: true });
+    try {
+      const versions = (await (await fetch(`${old.url}/_matrix/client/versions`)).json()) as { versions: string[] };
+      assert.equal(versions.versions.at(-1), 'v1.10');
+      assert.ok(!versions.versions.includes('v1.11'));
+      const [, server, id] = /^mxc:\/\/([^/]+)\/(.+)$/.exec(old.storeMedia(Buffer.from('old media'), 'text/plain'))!;
+      const v1 = await fetch(`${old.url}/_matrix/client/v1/media/download/${server}/${id}`, { headers: { Authorization: 'Bearer x' } });
+      assert.deepEqual([v1.status, ((await v1.json()) as { errcode: string }).errcode], [404, 'M_UNRECOGNIZED']);
+      const v3 = await fetch(`${old.url}/_matrix/media/v3/download/${server}/${id}`);
+      assert.equal(await v3.text(), 'old media');
+    } finally {
+      await old.stop();
+    }
   });
 });

@@ -16,9 +16,14 @@
 // - One global stream counter orders everything; since tokens are "s<n>".
 // - Filters: only `room.timeline.limit`, `room.state.lazy_load_members` and
 //   `room.rooms` are honoured (inline JSON or a stored filter id).
-// - Upload is only on /_matrix/media/v3/upload (the spec has no v1 upload);
-//   download is on both /_matrix/client/v1/media (authenticated) and
-//   /_matrix/media/v3 (unauthenticated, as servers offered it before v1.11).
+// - Upload is only on /_matrix/media/v3/upload (the spec has no v1 upload).
+//   Download behaves as a current homeserver that froze unauthenticated
+//   media (spec v1.11, as Synapse does): /_matrix/client/v1/media needs the
+//   access token (401 M_MISSING_TOKEN without), and /_matrix/media/v3 answers
+//   404 M_NOT_FOUND for every file uploaded here (all of them came after the
+//   freeze). `startHomeserver({ legacyMedia: true })` is a server from before
+//   v1.11 instead: /versions lists up to v1.10, v1/media is unknown
+//   (M_UNRECOGNIZED) and v3 serves files without a token.
 import { createServer, type IncomingMessage as HttpRequest, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -123,10 +128,16 @@ const KEPT_CONTENT: Record<string, string[]> = {
 
 export interface HomeserverOptions {
   serverName?: string;
+  /** A homeserver from before spec v1.11: no authenticated media, files on /_matrix/media/v3 without a token. */
+  legacyMedia?: boolean;
 }
+
+/** The versions of a homeserver from before authenticated media (v1.11). */
+export const LEGACY_SPEC_VERSIONS = SPEC_VERSIONS.slice(0, SPEC_VERSIONS.indexOf('v1.11'));
 
 export class Homeserver {
   readonly serverName: string;
+  readonly legacyMedia: boolean;
   private server: Server | null = null;
   private portValue = 0;
   private pos = 0;
@@ -145,6 +156,7 @@ export class Homeserver {
 
   constructor(options: HomeserverOptions = {}) {
     this.serverName = options.serverName ?? 'localhost';
+    this.legacyMedia = options.legacyMedia === true;
     this.changed.setMaxListeners(1000);
   }
 
@@ -457,6 +469,12 @@ export class Homeserver {
     return `mxc://${this.serverName}/${id}`;
   }
 
+  /** A stored file by its mxc:// URI, for assertions. */
+  storedMedia(mxc: string): { data: Buffer; contentType: string } | undefined {
+    const m = /^mxc:\/\/([^/]+)\/(.+)$/.exec(mxc);
+    return m && m[1] === this.serverName ? this.media.get(m[2]!) : undefined;
+  }
+
   // --- HTTP --------------------------------------------------------------------
 
   private async handle(req: HttpRequest, res: ServerResponse): Promise<void> {
@@ -515,16 +533,20 @@ export class Homeserver {
 
     if (method === 'GET' && path === '/.well-known/matrix/client') return { 'm.homeserver': { base_url: this.url } };
     if (method === 'GET' && path === '/_matrix/client/versions') {
-      return { versions: SPEC_VERSIONS, unstable_features: {} };
+      return { versions: this.legacyMedia ? LEGACY_SPEC_VERSIONS : SPEC_VERSIONS, unstable_features: {} };
     }
 
-    // Media: download without auth on the legacy path, with auth on v1.
+    // Media: authenticated on v1 (since v1.11); the legacy v3 path serves only what came before the freeze.
     let m = /^\/_matrix\/(?:media\/v3|client\/v1\/media)\/download\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(path);
     if (m && method === 'GET') {
-      if (path.startsWith('/_matrix/client/v1/')) this.auth(req, url);
+      const authenticated = path.startsWith('/_matrix/client/v1/');
+      if (authenticated && this.legacyMedia) throw new MatrixHttpError(404, 'M_UNRECOGNIZED', 'Unrecognized request');
+      if (authenticated) this.auth(req, url);
       if (seg(m[1]!) !== this.serverName) throw notFound('Remote media is not available');
       const media = this.media.get(seg(m[2]!));
       if (!media) throw notFound('Not found');
+      // Every file here was uploaded after the freeze of unauthenticated media.
+      if (!authenticated && !this.legacyMedia) throw notFound('Not found');
       const fileName = m[3] ? seg(m[3]) : media.fileName;
       res.writeHead(200, {
         'Content-Type': media.contentType,
@@ -534,6 +556,7 @@ export class Homeserver {
       res.end(media.data);
       return undefined;
     }
+    if (method === 'GET' && path === '/_matrix/client/v1/media/config' && this.legacyMedia) throw new MatrixHttpError(404, 'M_UNRECOGNIZED', 'Unrecognized request');
     if (method === 'GET' && (path === '/_matrix/client/v1/media/config' || path === '/_matrix/media/v3/config')) {
       this.auth(req, url);
       return { 'm.upload.size': 50 * 1024 * 1024 };
@@ -737,6 +760,7 @@ export class Homeserver {
       return { joined };
     }
     if (action === 'messages' && method === 'GET') return this.messages(room, me, who.token, url);
+    if ((a = /^context\/([^/]+)$/.exec(action)) && method === 'GET') return this.context(room, me, who.token, seg(a[1]!), url);
     if ((a = /^typing\/([^/]+)$/.exec(action)) && method === 'PUT') {
       if (seg(a[1]!) !== me) throw forbidden('Cannot set typing for other users');
       const body = json();
@@ -949,6 +973,27 @@ export class Homeserver {
   }
 
   // --- /messages ----------------------------------------------------------------
+
+  /** /context: the event, up to limit/2 events either side, and tokens to page from them (start backwards, end forwards). */
+  private context(room: Room, userId: string, token: string, eventId: string, url: URL): unknown {
+    if (this.membership(room.id, userId) !== 'join') throw forbidden(`User ${userId} not in room ${room.id}`);
+    const index = room.events.findIndex((e) => e.event.event_id === eventId);
+    if (index < 0) throw notFound('Event not found.');
+    const limit = Math.min(Number(url.searchParams.get('limit') ?? '10') || 0, 100);
+    const beforeCount = Math.floor(limit / 2);
+    const before = room.events.slice(Math.max(0, index - beforeCount), index).reverse();
+    const after = room.events.slice(index + 1, index + 1 + (limit - beforeCount));
+    const target = room.events[index]!;
+    return {
+      event: this.clientEvent(target, token, true),
+      events_before: before.map((e) => this.clientEvent(e, token, true)),
+      events_after: after.map((e) => this.clientEvent(e, token, true)),
+      // Tokens as /messages reads them: dir=b from t<n> gives the events at n and before.
+      start: `t${(before.at(-1) ?? target).pos - 1}`,
+      end: `t${(after.at(-1) ?? target).pos}`,
+      state: [],
+    };
+  }
 
   private messages(room: Room, userId: string, token: string, url: URL): unknown {
     if (this.membership(room.id, userId) !== 'join') throw forbidden(`User ${userId} not in room ${room.id}`);

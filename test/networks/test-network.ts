@@ -462,9 +462,12 @@ export class TestSession implements NetworkSession {
     };
   }
 
-  async history(conversation: NetworkAddress, query: { limit: number }) {
+  async history(conversation: NetworkAddress, query: { limit: number; before?: string }) {
     const room = this.world.rooms.get(conversation.id);
-    return room ? room.history.slice(-query.limit) : [];
+    if (!room) return [];
+    // Older than the message `before` names (none when the network does not know it).
+    const end = query.before === undefined ? room.history.length : room.history.findIndex((entry) => entry.message.id === query.before);
+    return end <= 0 ? [] : room.history.slice(Math.max(0, end - query.limit), end);
   }
 
   async reconnect(): Promise<void> {

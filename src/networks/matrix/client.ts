@@ -288,6 +288,13 @@ export class MatrixApi {
     });
   }
 
+  /** An event and a token to page back from it (/context with no events around it). */
+  eventContext(roomId: string, eventId: string): Promise<{ start?: string; end?: string; event?: RawEvent }> {
+    return this.request(Method.Get, `/rooms/${encodeURIComponent(roomId)}/context/${encodeURIComponent(eventId)}`, 'reading the history', {
+      query: { limit: '0' },
+    });
+  }
+
   async typing(roomId: string, userId: string, typing: boolean): Promise<void> {
     const path = `/rooms/${encodeURIComponent(roomId)}/typing/${encodeURIComponent(userId)}`;
     await this.request(Method.Put, path, 'sending typing', { body: typing ? { typing: true, timeout: 30_000 } : { typing: false } });

@@ -197,8 +197,8 @@ export type Conversation = { kind: 'room'; address: NetworkAddress } | { kind: '
 export interface MapperOptions {
   sink: EventSink;
   ownUserId: string;
-  /** HTTP URL under which media (mxc://server/id) can be fetched. */
-  mediaUrl(mxc: string): string | null;
+  /** HTTP URL under which the XMPP user can fetch media (mxc://server/id); `name` is the file's name. */
+  mediaUrl(mxc: string, name?: string): string | null;
 }
 
 /** Turns the text content of an m.room.message (or m.new_content) into the core's message. */
@@ -218,10 +218,12 @@ export function incomingFrom(event: RawEvent, content: Record<string, unknown>, 
   const attachments: Attachment[] = [];
   if (['m.image', 'm.file', 'm.video', 'm.audio'].includes(msgtype) || event.type === 'm.sticker') {
     const info = (content.info ?? {}) as { mimetype?: string; size?: number };
-    const url = typeof content.url === 'string' ? options.mediaUrl(content.url) : null;
+    const name = typeof content.filename === 'string' ? content.filename : body;
+    const url = typeof content.url === 'string' ? options.mediaUrl(content.url, name) : null;
     if (url) {
-      const name = typeof content.filename === 'string' ? content.filename : body;
-      attachments.push({ url, ...(info.mimetype ? { mediaType: info.mimetype } : {}), ...(name ? { name } : {}), ...(typeof info.size === 'number' ? { size: info.size } : {}) });
+      // A sticker's body describes the picture (XEP-0066 desc).
+      const description = event.type === 'm.sticker' && body ? { description: body } : {};
+      attachments.push({ url, ...(info.mimetype ? { mediaType: info.mimetype } : {}), ...(name ? { name } : {}), ...(typeof info.size === 'number' ? { size: info.size } : {}), ...description });
       // The caption, if any, is the body when a filename is given; else the body is the file name.
       body = typeof content.filename === 'string' && content.filename !== body ? `${body}\n${url}` : url;
     }
@@ -239,6 +241,11 @@ export function incomingFrom(event: RawEvent, content: Record<string, unknown>, 
     ...(own ? { own: true } : {}),
     ...(xmppId ? { xmppId } : {}),
   };
+}
+
+/** What an encrypted event ponte cannot read becomes: a notice saying so, never silence. */
+export function encryptedNotice(event: RawEvent, ownUserId: string): IncomingMessage {
+  return { id: event.event_id, body: ENCRYPTED_NOTICE, notice: true, timestamp: new Date(event.origin_server_ts), ...(event.sender === ownUserId ? { own: true } : {}) };
 }
 
 /** The m.room.message content for an outgoing message (text, /me, reply). */
@@ -302,7 +309,7 @@ export class EventMapper {
         return;
       }
       case 'm.room.encrypted':
-        this.deliver(conversation, nick, { id: event.event_id, body: ENCRYPTED_NOTICE, notice: true, timestamp: new Date(event.origin_server_ts), ...(own ? { own: true } : {}) });
+        this.deliver(conversation, nick, encryptedNotice(event, this.options.ownUserId));
         return;
       case 'm.reaction': {
         const relates = event.content['m.relates_to'] as { rel_type?: string; event_id?: string; key?: string } | undefined;

@@ -21,6 +21,7 @@ import { GatewayError } from '../../core/errors.js';
 import type { Capability, Network } from '../types.js';
 import { isServerName, matrixAddressCodec, userIdFromText, contactAddress } from './addresses.js';
 import { MatrixApi, toGatewayError, type MatrixCredentials } from './client.js';
+import { MatrixMedia } from './media.js';
 import { MatrixSession } from './session.js';
 
 export const DEVICE_NAME = 'ponte XMPP gateway';
@@ -93,7 +94,16 @@ export async function resolveHomeserver(input: string): Promise<string> {
   return candidate;
 }
 
+/** The stored login of an account, or registration-required when it is incomplete. */
+function storedCredentials(c: Record<string, unknown>): MatrixCredentials {
+  if (typeof c.baseUrl !== 'string' || typeof c.accessToken !== 'string' || typeof c.userId !== 'string') {
+    throw new GatewayError('registration-required', 'The stored Matrix login is incomplete; register again.');
+  }
+  return { baseUrl: c.baseUrl, accessToken: c.accessToken, userId: c.userId, deviceId: typeof c.deviceId === 'string' ? c.deviceId : '' };
+}
+
 export function createMatrixNetwork(settings: { mediaHosts: readonly string[] }): Network {
+  const media = new MatrixMedia();
   return {
     name: 'matrix',
     identityType: 'matrix',
@@ -160,21 +170,24 @@ export function createMatrixNetwork(settings: { mediaHosts: readonly string[] })
     async login(account, sink, context) {
       const stored = account.accounts[0];
       if (!stored) throw new GatewayError('registration-required', 'Register with your Matrix account first.');
-      const c = stored.credentials;
-      if (typeof c.baseUrl !== 'string' || typeof c.accessToken !== 'string' || typeof c.userId !== 'string') {
-        throw new GatewayError('registration-required', 'The stored Matrix login is incomplete; register again.');
-      }
+      const credentials = storedCredentials(stored.credentials);
       const session = new MatrixSession({
         userJid: account.userJid,
         accountKey: stored.accountKey,
-        credentials: { baseUrl: c.baseUrl, accessToken: c.accessToken, userId: c.userId, deviceId: typeof c.deviceId === 'string' ? c.deviceId : '' },
-        ...(typeof stored.settings.since === 'string' && stored.settings.username === c.userId ? { since: stored.settings.since } : {}),
+        credentials,
+        ...(typeof stored.settings.since === 'string' && stored.settings.username === credentials.userId ? { since: stored.settings.since } : {}),
         sink,
         context,
         mediaHosts: settings.mediaHosts,
       });
       await session.start();
       return session;
+    },
+
+    async fetchMedia(account, reference, options) {
+      const stored = account.accounts[0];
+      if (!stored) throw new GatewayError('item-not-found', 'The Matrix login this link was made for is gone.');
+      return media.open(storedCredentials(stored.credentials), reference, options.signal);
     },
 
     contactFromPrompt(prompt) {

@@ -41,7 +41,7 @@ import type {
 } from '../types.js';
 import { contactAddress, roomAddress, splitMatrixId } from './addresses.js';
 import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type RawEvent, type SyncResponse } from './client.js';
-import { contentFor, correctionFor, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
+import { contentFor, correctionFor, encryptedNotice, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
 import { fetchFile, mayFetch, msgtypeFor } from './media.js';
 import { txnIdFor } from './txn.js';
 
@@ -51,6 +51,10 @@ export const SYNC_TIMEOUT_MS = 30_000;
 export const AVATAR_MAX_BYTES = 1024 * 1024;
 /** Messages fetched from /messages when a room is joined. */
 export const JOIN_HISTORY = 20;
+/** History on demand: at most this many messages per call, from at most HISTORY_PAGES pages of HISTORY_PAGE events. */
+export const HISTORY_MAX = 250;
+const HISTORY_PAGE = 100;
+const HISTORY_PAGES = 5;
 const FILTER = JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { limit: 50 } } });
 const BACKOFF_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 
@@ -89,7 +93,7 @@ export class MatrixSession implements NetworkSession {
     this.api = new MatrixApi(options.credentials.baseUrl, this.log, options.credentials);
     this.sink = options.sink;
     this.since = options.since;
-    this.mapper = new EventMapper({ sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc) => this.mediaUrl(mxc) });
+    this.mapper = new EventMapper({ sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc, name) => this.mediaUrl(mxc, name) });
   }
 
   /** Checks the token, reads m.direct, does the first sync, then keeps syncing in the background. */
@@ -266,10 +270,14 @@ export class MatrixSession implements NetworkSession {
     this.sink.invited(address, inviter ? contactAddress(inviter) : undefined, reason);
   }
 
-  private mediaUrl(mxc: string): string | null {
-    const m = /^mxc:\/\/([^/]+)\/([A-Za-z0-9_-]+)$/.exec(mxc);
-    if (!m) return null;
-    return `${this.options.credentials.baseUrl}/_matrix/media/v3/download/${encodeURIComponent(m[1]!)}/${m[2]}`;
+  /**
+   * ponte's own link to the file: homeservers that froze unauthenticated
+   * media (spec v1.11) serve it only with the user's token, which must not
+   * reach XMPP clients, so ponte fetches it when the link is opened.
+   */
+  private mediaUrl(mxc: string, name?: string): string | null {
+    if (!/^mxc:\/\/[^/]+\/[A-Za-z0-9_-]+$/.test(mxc)) return null;
+    return this.options.context.mediaUrl?.(this.options.userJid, mxc, name) ?? null;
   }
 
   // --- to Matrix ----------------------------------------------------------------
@@ -343,16 +351,28 @@ export class MatrixSession implements NetworkSession {
     };
   }
 
-  /** Recent messages of a room from /messages, oldest first. */
+  /**
+   * Recent messages of a room from /messages, oldest first: text and media
+   * (stickers too), and a notice for each encrypted one, as live events give.
+   */
   private async recentHistory(roomId: string, view: RoomView, limit: number, from?: string): Promise<Array<{ nick: string; message: IncomingMessage }>> {
     const page = await this.api.messages(roomId, { dir: 'b', limit, ...(from ? { from } : {}) });
+    return this.historyOf(view, [...page.chunk].reverse());
+  }
+
+  /** The messages among history events (oldest first). */
+  private historyOf(view: RoomView, events: RawEvent[]): Array<{ nick: string; message: IncomingMessage }> {
     const out: Array<{ nick: string; message: IncomingMessage }> = [];
-    for (const event of [...page.chunk].reverse()) {
-      if (event.type !== 'm.room.message' || Object.keys(event.content).length === 0) continue;
+    for (const event of events) {
+      if (event.type === 'm.room.encrypted') {
+        out.push({ nick: view.nick(event.sender), message: encryptedNotice(event, this.userId) });
+        continue;
+      }
+      if ((event.type !== 'm.room.message' && event.type !== 'm.sticker') || Object.keys(event.content).length === 0) continue;
       const relates = event.content['m.relates_to'] as { rel_type?: string } | undefined;
       if (relates?.rel_type === 'm.replace') continue;
       view.senders.set(event.event_id, event.sender);
-      out.push({ nick: view.nick(event.sender), message: incomingFrom(event, event.content, { sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc) => this.mediaUrl(mxc) }) });
+      out.push({ nick: view.nick(event.sender), message: incomingFrom(event, event.content, { sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc, name) => this.mediaUrl(mxc, name) }) });
     }
     return out;
   }
@@ -478,9 +498,31 @@ export class MatrixSession implements NetworkSession {
     await this.call(`inviting ${contact.id}`, () => this.api.invite(roomId, contact.id, reason));
   }
 
+  /**
+   * History on demand (MAM paging back past the archive): the messages
+   * before the event `query.before` (a token to page from it comes from
+   * /context), else the most recent ones; oldest first, at most query.limit.
+   */
   async history(conversation: NetworkAddress, query: HistoryQuery): Promise<Array<{ nick: string; message: IncomingMessage }>> {
     const roomId = await this.targetRoom(conversation);
-    return this.call('reading the history', () => this.recentHistory(roomId, this.view(roomId), query.limit));
+    const view = this.view(roomId);
+    const limit = Math.max(0, Math.min(query.limit, HISTORY_MAX));
+    if (limit === 0) return [];
+    if (!query.before) return this.call('reading the history', () => this.recentHistory(roomId, view, limit));
+    const before = query.before;
+    return this.call('reading the history', async () => {
+      let from = (await this.api.eventContext(roomId, before)).start;
+      const events: RawEvent[] = []; // newest first
+      let messages: Array<{ nick: string; message: IncomingMessage }> = [];
+      // Pages until enough messages came (state events, reactions and edits do not count), bounded.
+      for (let pages = 0; from && pages < HISTORY_PAGES && messages.length < limit; pages++) {
+        const page = await this.api.messages(roomId, { dir: 'b', from, limit: Math.min(HISTORY_PAGE, limit) });
+        events.push(...page.chunk);
+        messages = this.historyOf(view, [...events].reverse());
+        from = page.chunk.length > 0 ? page.end : undefined;
+      }
+      return messages.slice(-limit);
+    });
   }
 
   /** The public room directory of the user's homeserver, or of another server through it. */

@@ -138,7 +138,22 @@ export class ArchiveRepository {
   ) {}
 
   /** Archives a message (creating the user row if needed) and returns the stored entry. */
-  async append(entry: NewArchiveEntry): Promise<ArchiveEntry> {
+  append(entry: NewArchiveEntry): Promise<ArchiveEntry> {
+    return this.insert(entry, 'append');
+  }
+
+  /**
+   * Archives a message older than everything archived in its conversation
+   * (history fetched from the network on demand): it sorts before all the
+   * conversation's rows, and before earlier calls' rows (archive_backfill_seq
+   * counts down), so call it newest first. Its `at` is when the network says
+   * it was sent (start/end filters and retention treat it by its own time).
+   */
+  prepend(entry: NewArchiveEntry): Promise<ArchiveEntry> {
+    return this.insert(entry, 'prepend');
+  }
+
+  private async insert(entry: NewArchiveEntry, where: 'append' | 'prepend'): Promise<ArchiveEntry> {
     const userJid = normalizeBareJid(entry.userJid);
     const id = entry.id ?? randomUUID();
     if (!isArchiveId(id)) throw new TypeError('an archive id must be a UUID');
@@ -163,14 +178,17 @@ export class ArchiveRepository {
         this.dataSource,
         `WITH a AS (
            INSERT INTO archive (user_id, id, network, kind, conversation, resource, outgoing, nick, xmpp_id, origin_id,
-                                network_ids, content, sent_at)
-           SELECT u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::jsonb, $13
+                                network_ids, content, sent_at${where === 'prepend' ? ', seq, at' : ''})
+           ${where === 'prepend' ? 'OVERRIDING SYSTEM VALUE' : ''}
+           SELECT u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::jsonb, $13${
+             where === 'prepend' ? ", nextval('archive_backfill_seq'), coalesce($13::timestamptz, now())" : ''
+           }
            FROM users u WHERE u.jid = $1
            RETURNING *)
          SELECT ${COLUMNS} FROM a`,
         params,
       );
-    return this.time('archive.append', async () => {
+    return this.time(`archive.${where}`, async () => {
       let { rows } = await insert();
       if (!rows[0]) {
         await this.users.getOrCreate(userJid);
