@@ -181,6 +181,8 @@ export class IrcConnection {
   private socketLive = false;
   private lastSocketError: (Error & { code?: string }) | undefined;
   private readonly outbox: SendQueue<Outgoing>;
+  /** The flood control of this connection: the user's for this server, else the gateway's. */
+  private readonly throttle: { burst: number; linesPerSecond: number };
   private readonly echoes = new EchoWaiters<Outgoing>();
   private readonly reactions = new ReactionBook();
   private readonly typing = new TypingThrottle();
@@ -209,6 +211,7 @@ export class IrcConnection {
     });
     // The user's own flood control for this server (settings), else the gateway's.
     const throttle = endpoint.throttle ? { burst: endpoint.throttle.burst, linesPerSecond: endpoint.throttle.rate } : policy.throttle;
+    this.throttle = throttle;
     const bucket = new TokenBucket({ capacity: throttle.burst, refillPerSecond: throttle.linesPerSecond });
     this.outbox = new SendQueue<Outgoing>(bucket, (item) => this.write(item), undefined, (err) =>
       this.log.warn({ server: this.server, err: (err as Error).message }, 'IRC line not written'),
@@ -766,7 +769,7 @@ export class IrcConnection {
     this.phase = 'quitting';
     this.outbox.push({ line: ircLine('QUIT', [oneLine(reason) || 'bye']), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
     // Time for the lines queued before the QUIT to go out at the throttled pace, then 3 s for the server's answer.
-    const drain = this.policy.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.policy.throttle.linesPerSecond;
+    const drain = this.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.throttle.linesPerSecond;
     const timer = setTimeout(() => this.shutdown(reason), Math.min(drain, 60_000) + 3_000);
     await this.closedPromise;
     clearTimeout(timer);
