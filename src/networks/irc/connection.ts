@@ -346,7 +346,11 @@ export class IrcConnection {
       if (attempt.nickTries > NICK_RETRIES) {
         return this.failAttempt(new GatewayError('conflict', `the nickname ${attempt.nick} and ${NICK_RETRIES} alternatives are in use`));
       }
-      this.client.changeNick(alternativeNick(attempt.nick, attempt.nickTries, this.nickSuffix));
+      try {
+        this.client.raw(ircLine('NICK', [alternativeNick(attempt.nick, attempt.nickTries, this.nickSuffix)]));
+      } catch (err) {
+        return this.failAttempt(err as GatewayError);
+      }
       this.log.debug({ server: this.server, taken: event.nick }, 'IRC nick in use, trying another');
     });
     this.client.on('nick invalid', (event: { nick: string; reason: string }) => {
