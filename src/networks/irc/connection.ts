@@ -521,6 +521,9 @@ export class IrcConnection {
 
   /** Our own line came back (echo-message): it is done, with the server's id. */
   private echoed(target: string, tags: Record<string, string> | undefined): boolean {
+    // With labeled-response every line that waits for its echo is labelled, and the echo carries the
+    // label: one without is of a line nobody waits for (typed as raw IRC, a CTCP answer), not the next in line.
+    if (this.hasCap('labeled-response') && tags?.label === undefined) return false;
     const item = this.echoes.take(ircLower(target), tags?.label);
     if (!item) return false;
     clearTimeout(item.echoTimer);
