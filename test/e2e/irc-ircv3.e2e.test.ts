@@ -7,7 +7,8 @@
 // (+draft/react) go both ways; an IRC user going away shows in presence;
 // mIRC formatting and XEP-0393 styling both ways; server-time gives a delay
 // only to what is old (the server's chanhistory replay on join), not to
-// live messages.
+// live messages; with labeled-response, the echo of a raw line does not
+// complete the XMPP message written after it.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
@@ -78,6 +79,21 @@ for (const [kind, start] of SERVERS) {
       assert.equal(reply.getChild('reply', REPLY)?.attrs.id, stanzaId, reply.toString());
       const doubles = alice.pending().filter((s) => s.is('message') && s.getChildText('body') === 'hello with tags');
       assert.deepEqual(doubles.map(String), []);
+    });
+
+    test('labeled-response: an echo of a line nobody waits for (a raw line) does not complete the next message', async () => {
+      const { channel, nick, bob } = await setup('label');
+      // A raw line on the server JID, then a message from the room, written one right after the other.
+      await alice.send(xml('message', { to: `${SERVER}@irc.localhost`, type: 'chat' }, xml('body', {}, `PRIVMSG ${channel} :typed as raw IRC`)));
+      await alice.send(xml('message', { to: roomJid(channel), type: 'groupchat', id: `l1${tag}` }, xml('body', {}, 'sent from the room')));
+      const raw = await bob.waitFor((m) => m.command === 'PRIVMSG' && m.params[1] === 'typed as raw IRC', 10_000, 'the raw line');
+      const line = await bob.waitFor((m) => m.command === 'PRIVMSG' && m.params[1] === 'sent from the room', 10_000, 'the message');
+      assert.notEqual(raw.tags.msgid, line.tags.msgid);
+      const reflection = await alice.waitFor((s) => s.is('message') && s.attrs.id === `l1${tag}`, 10_000);
+      // The message keeps its own line's msgid (matched by label), so a reply to that line points at it.
+      bob.send(`@+draft/reply=${line.tags.msgid} PRIVMSG ${channel} :${nick}: answering the room message`);
+      const reply = await alice.waitFor((s) => s.is('message') && s.getChildText('body')?.includes('answering the room message') === true, 10_000);
+      assert.equal(reply.getChild('reply', REPLY)?.attrs.id, stanzaIdOf(reflection), reply.toString());
     });
 
     test('a line the server refuses bounces with its reason, and is not reflected', async () => {

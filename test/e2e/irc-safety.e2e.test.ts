@@ -5,13 +5,15 @@
 // they are; a real IRC client on a real ngircd watches what the server
 // relays from the gateway's user. Each is either refused with a stanza error
 // and a text, or sent as one line; no extra command ever shows on IRC.
+// Also: flood control set for one server through its ad-hoc "configure"
+// paces a burst on the wire, where the gateway's default would not.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { connectIrc, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient } from '../harness/xmpp-client.js';
 import { bareOf, IRC_DOMAIN, joinRoom, MUC, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
-import { configureRefused, errorOf } from './irc-settings-adhoc.js';
+import { configure, configureRefused, errorOf } from './irc-settings-adhoc.js';
 
 const SERVER_JID = `${SERVER}@${IRC_DOMAIN}`;
 const MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
@@ -160,6 +162,49 @@ for (const [kind, start] of SERVERS) {
       await sentinel();
       assert.deepEqual(bob.pending().filter((m) => nickOfPrefix(m.prefix) === me).map((m) => m.raw), []);
       assertNothingInjected();
+    });
+  });
+}
+
+for (const [kind, start] of SERVERS) {
+  describe(`Flood control set per server through ad-hoc, through ${kind} and ngircd`, () => {
+    let t: TestGateway;
+    const tag = kind === 'Prosody' ? 'p' : 'e';
+
+    before(async () => {
+      // The gateway's default lets 50 lines out at once: only the user's setting can pace these.
+      t = await startTestGateway(start, { env: { PONTE_NETWORKS_IRC_SERVERS: `${SERVER}:${irc.port}/plain`, PONTE_NETWORKS_IRC_THROTTLE_BURST: '50' } });
+    });
+    after(async () => {
+      await t?.stop();
+    });
+
+    test('a burst of 2 and one line per 4 s set on the server JID: two lines at once, the rest later, all in order', async () => {
+      const channel = `#paced${tag}`;
+      const nick = `fran${tag}`;
+      const fran = await t.client('fran');
+      await configure(fran, SERVER_JID, { throttle_burst: '2', throttle_rate: '0.25' });
+      const bob = await connectIrc(irc, `pbob${tag}`);
+      try {
+        bob.send(`JOIN ${channel}`);
+        await bob.waitFor((m) => m.command === '366', 10_000, 'bob in the channel');
+        await joinRoom(fran, channel, nick);
+        await bob.waitFor((m) => m.command === 'JOIN' && nickOfPrefix(m.prefix) === nick, 10_000, 'JOIN of fran');
+        // The join took the bucket's two lines (JOIN, and the MODE query): let it fill again.
+        await new Promise((resolve) => setTimeout(resolve, 8_500));
+        const bodies = ['one', 'two', 'three', 'four'];
+        for (const body of bodies) await fran.send(groupchat(channel, body));
+        const lines = [];
+        for (const body of bodies.slice(0, 2)) lines.push(await bob.waitFor((m) => m.command === 'PRIVMSG' && m.params[0] === channel, 10_000, body));
+        // The third is due 4 s after the burst: it cannot be here yet (a slow machine only delays it more).
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.deepEqual(bob.pending().filter((m) => m.command === 'PRIVMSG').map((m) => m.params[1]), [], 'only the burst went out at once');
+        for (const body of bodies.slice(2)) lines.push(await bob.waitFor((m) => m.command === 'PRIVMSG' && m.params[0] === channel, 15_000, body));
+        assert.deepEqual(lines.map((m) => m.params[1]), bodies);
+        assert.ok(lines.every((m) => nickOfPrefix(m.prefix) === nick));
+      } finally {
+        await bob.close();
+      }
     });
   });
 }

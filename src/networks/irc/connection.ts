@@ -181,6 +181,8 @@ export class IrcConnection {
   private socketLive = false;
   private lastSocketError: (Error & { code?: string }) | undefined;
   private readonly outbox: SendQueue<Outgoing>;
+  /** The flood control of this connection: the user's for this server, else the gateway's. */
+  private readonly throttle: { burst: number; linesPerSecond: number };
   private readonly echoes = new EchoWaiters<Outgoing>();
   private readonly reactions = new ReactionBook();
   private readonly typing = new TypingThrottle();
@@ -209,6 +211,7 @@ export class IrcConnection {
     });
     // The user's own flood control for this server (settings), else the gateway's.
     const throttle = endpoint.throttle ? { burst: endpoint.throttle.burst, linesPerSecond: endpoint.throttle.rate } : policy.throttle;
+    this.throttle = throttle;
     const bucket = new TokenBucket({ capacity: throttle.burst, refillPerSecond: throttle.linesPerSecond });
     this.outbox = new SendQueue<Outgoing>(bucket, (item) => this.write(item), undefined, (err) =>
       this.log.warn({ server: this.server, err: (err as Error).message }, 'IRC line not written'),
@@ -343,7 +346,11 @@ export class IrcConnection {
       if (attempt.nickTries > NICK_RETRIES) {
         return this.failAttempt(new GatewayError('conflict', `the nickname ${attempt.nick} and ${NICK_RETRIES} alternatives are in use`));
       }
-      this.client.changeNick(alternativeNick(attempt.nick, attempt.nickTries, this.nickSuffix));
+      try {
+        this.client.raw(ircLine('NICK', [alternativeNick(attempt.nick, attempt.nickTries, this.nickSuffix)]));
+      } catch (err) {
+        return this.failAttempt(err as GatewayError);
+      }
       this.log.debug({ server: this.server, taken: event.nick }, 'IRC nick in use, trying another');
     });
     this.client.on('nick invalid', (event: { nick: string; reason: string }) => {
@@ -519,6 +526,9 @@ export class IrcConnection {
 
   /** Our own line came back (echo-message): it is done, with the server's id. */
   private echoed(target: string, tags: Record<string, string> | undefined): boolean {
+    // With labeled-response every line that waits for its echo is labelled, and the echo carries the
+    // label: one without is of a line nobody waits for (typed as raw IRC, a CTCP answer), not the next in line.
+    if (this.hasCap('labeled-response') && tags?.label === undefined) return false;
     const item = this.echoes.take(ircLower(target), tags?.label);
     if (!item) return false;
     clearTimeout(item.echoTimer);
@@ -782,7 +792,7 @@ export class IrcConnection {
     this.phase = 'quitting';
     this.outbox.push({ line: ircLine('QUIT', [fitUtf8(oneLine(reason), MAX_LINE_BYTES - 'QUIT :'.length) || 'bye']), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
     // Time for the lines queued before the QUIT to go out at the throttled pace, then 3 s for the server's answer.
-    const drain = this.policy.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.policy.throttle.linesPerSecond;
+    const drain = this.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.throttle.linesPerSecond;
     const timer = setTimeout(() => this.shutdown(reason), Math.min(drain, 60_000) + 3_000);
     await this.closedPromise;
     clearTimeout(timer);

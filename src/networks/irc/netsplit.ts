@@ -5,9 +5,12 @@
 //
 // Decisions:
 // - A QUIT whose reason is exactly two host names is a netsplit (what
-//   servers send; a user cannot choose that reason: servers prefix user
-//   quit messages, e.g. "Quit: ..."). Networks that hide their server names
-//   send "*.net *.split" instead: a label may be `*`.
+//   servers send). Networks that hide their server names send
+//   "*.net *.split" instead: a label may be `*`. Most servers mark a user's
+//   own quit message (ngircd quotes it, others prefix "Quit: "), but
+//   InspIRCd 3 by default relays it as it is (seen here), so there a user
+//   can make their QUIT look like a split: the only effect is that their
+//   leaving shows after the hold, counted in a split notice.
 // - When the hold ends, those still gone leave with one unavailable presence
 //   each (what MUC needs to keep the occupant list right), all in one batch
 //   per channel, and one room notice that sums the split up
