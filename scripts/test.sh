@@ -16,5 +16,5 @@ bash scripts/ensure-servers.sh
 echo "== type check"
 tsc -p tsconfig.json --noEmit
 echo "== tests ($(node --version))"
-exec node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 \
+exec node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=900000 \
   'src/**/*.test.ts' 'test/**/*.test.ts' "$@"
