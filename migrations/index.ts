@@ -7,5 +7,11 @@ import type { MigrationInterface } from 'typeorm';
 import { Initial1795306300202 } from './1795306300202-initial.js';
 import { Roster1795308059421 } from './1795308059421-roster.js';
 import { Archive1795308173203 } from './1795308173203-archive.js';
+import { ArchiveGinFastupdateOff1796350996136 } from './1796350996136-archive-gin-fastupdate-off.js';
 
-export const migrations: Array<new () => MigrationInterface> = [Initial1795306300202, Roster1795308059421, Archive1795308173203];
+export const migrations: Array<new () => MigrationInterface> = [
+  Initial1795306300202,
+  Roster1795308059421,
+  Archive1795308173203,
+  ArchiveGinFastupdateOff1796350996136,
+];

@@ -91,6 +91,9 @@ export interface ArchivePage {
 const COLUMNS = `a.seq::text AS seq, a.id::text AS id, a.network, a.kind, a.conversation, a.resource, a.outgoing, a.nick,
   a.xmpp_id AS "xmppId", a.origin_id AS "originId", a.network_ids AS "networkIds", a.content, a.at, a.sent_at AS "sentAt"`;
 
+/** The archive columns an XMPP reference can name. */
+type ReferenceColumn = 'xmpp_id' | 'origin_id' | 'id';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Archive ids are UUIDs; anything else names no message (and must not reach a ::uuid cast). */
@@ -186,27 +189,22 @@ export class ArchiveRepository {
    * id attribute or its origin-id (the latest, should a client reuse an id).
    */
   async byReference(userJid: string, conversation: string, reference: string): Promise<ArchiveEntry | null> {
-    const byId = isArchiveId(reference) ? `OR a.id = $3::uuid` : '';
-    return this.time('archive.byReference', async () => {
-      const { rows } = await sql<ArchiveEntry>(
-        this.dataSource,
-        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
-         WHERE u.jid = $1 AND a.conversation = $2 AND (a.xmpp_id = $3 OR a.origin_id = $3 ${byId})
-         ORDER BY a.seq DESC LIMIT 1`,
-        [normalizeBareJid(userJid), conversation.toLowerCase(), reference],
-      );
-      return rows[0] ?? null;
-    });
+    const columns: ReferenceColumn[] = isArchiveId(reference) ? ['xmpp_id', 'origin_id', 'id'] : ['xmpp_id', 'origin_id'];
+    return this.time('archive.byReference', () => this.latestBy(userJid, conversation, reference, columns, false));
   }
 
   /** The (first) message that got this network id in a conversation. */
   async byNetworkId(userJid: string, conversation: string, networkId: string): Promise<ArchiveEntry | null> {
     return this.time('archive.byNetworkId', async () => {
+      // The materialized CTE can only be answered from the GIN index on
+      // network_ids: without it the planner (PGlite has no autovacuum, so no
+      // statistics) walks the whole conversation through its btree prefix.
       const { rows } = await sql<ArchiveEntry>(
         this.dataSource,
-        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
-         WHERE u.jid = $1 AND a.conversation = $2 AND a.network_ids @> ARRAY[$3]::text[]
-         ORDER BY a.seq ASC LIMIT 1`,
+        `WITH hits AS MATERIALIZED (SELECT seq, user_id, conversation FROM archive WHERE network_ids @> ARRAY[$3]::text[])
+         SELECT ${COLUMNS} FROM hits h JOIN archive a ON a.seq = h.seq
+         WHERE h.user_id = (SELECT id FROM users WHERE jid = $1) AND h.conversation = $2
+         ORDER BY h.seq ASC LIMIT 1`,
         [normalizeBareJid(userJid), conversation.toLowerCase(), networkId],
       );
       return rows[0] ?? null;
@@ -215,16 +213,34 @@ export class ArchiveRepository {
 
   /** The user's own archived message with this client id (id attribute or origin-id), if any. */
   async ownMessage(userJid: string, conversation: string, clientId: string): Promise<ArchiveEntry | null> {
-    return this.time('archive.ownMessage', async () => {
-      const { rows } = await sql<ArchiveEntry>(
-        this.dataSource,
-        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
-         WHERE u.jid = $1 AND a.conversation = $2 AND a.outgoing AND (a.xmpp_id = $3 OR a.origin_id = $3)
-         ORDER BY a.seq DESC LIMIT 1`,
-        [normalizeBareJid(userJid), conversation.toLowerCase(), clientId],
-      );
-      return rows[0] ?? null;
-    });
+    return this.time('archive.ownMessage', () => this.latestBy(userJid, conversation, clientId, ['xmpp_id', 'origin_id'], true));
+  }
+
+  /**
+   * The latest message of a conversation whose value in one of `columns` is
+   * `value`. One exact index lookup per column (UNION ALL): an OR over the
+   * columns made the planner scan every message of the conversation.
+   */
+  private async latestBy(
+    userJid: string,
+    conversation: string,
+    value: string,
+    columns: readonly ReferenceColumn[],
+    ownOnly: boolean,
+  ): Promise<ArchiveEntry | null> {
+    const owner = `user_id = (SELECT id FROM users WHERE jid = $1) AND conversation = $2`;
+    const branches = columns.map((column) =>
+      column === 'id'
+        ? // OFFSET 0 keeps the unique index on id: else the conversation's btree prefix is scanned.
+          `SELECT * FROM (SELECT * FROM archive WHERE id = $3::uuid OFFSET 0) i WHERE ${owner}`
+        : `SELECT * FROM archive WHERE ${owner} AND ${column} = $3`,
+    );
+    const { rows } = await sql<ArchiveEntry>(
+      this.dataSource,
+      `SELECT ${COLUMNS} FROM (${branches.join(' UNION ALL ')}) a ${ownOnly ? 'WHERE a.outgoing' : ''} ORDER BY a.seq DESC LIMIT 1`,
+      [normalizeBareJid(userJid), conversation.toLowerCase(), value],
+    );
+    return rows[0] ?? null;
   }
 
   /** Replaces a message's content (a retraction leaves a tombstone). */
