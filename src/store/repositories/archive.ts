@@ -146,32 +146,47 @@ export class ArchiveRepository {
     const id = entry.id ?? randomUUID();
     if (!isArchiveId(id)) throw new TypeError('an archive id must be a UUID');
     if (!entry.conversation) throw new TypeError('conversation must be a non-empty string');
+    const conversation = entry.conversation.toLowerCase();
+    const json = entry.content === null ? null : JSON.stringify(entry.content);
+    const stored = {
+      id,
+      network: entry.network,
+      kind: entry.kind,
+      conversation,
+      resource: entry.resource ?? '',
+      outgoing: entry.outgoing,
+      nick: entry.nick ?? '',
+      xmppId: entry.xmppId ?? id,
+      originId: entry.originId ?? null,
+      networkIds: [...(entry.networkIds ?? [])],
+      sentAt: entry.sentAt ?? null,
+    };
     const params = [
       userJid,
       id,
-      entry.network,
-      entry.kind,
-      entry.conversation.toLowerCase(),
-      entry.resource ?? '',
-      entry.outgoing,
-      entry.nick ?? '',
-      entry.xmppId ?? id,
-      entry.originId ?? null,
-      [...(entry.networkIds ?? [])],
-      entry.content === null ? null : JSON.stringify(entry.content),
-      entry.sentAt ?? null,
+      stored.network,
+      stored.kind,
+      conversation,
+      stored.resource,
+      stored.outgoing,
+      stored.nick,
+      stored.xmppId,
+      stored.originId,
+      stored.networkIds,
+      json,
+      stored.sentAt,
     ];
+    // Only what the database makes is read back: the entry is the values written.
     const insert = () =>
-      sql<ArchiveEntry>(
+      sql<{ seq: string; at: Date }>(
         this.dataSource,
-        `WITH a AS (
-           INSERT INTO archive (user_id, id, network, kind, conversation, resource, outgoing, nick, xmpp_id, origin_id,
-                                network_ids, content, sent_at)
-           SELECT u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::jsonb, $13
-           FROM users u WHERE u.jid = $1
-           RETURNING *)
-         SELECT ${COLUMNS} FROM a`,
+        `INSERT INTO archive (user_id, id, network, kind, conversation, resource, outgoing, nick, xmpp_id, origin_id,
+                              network_ids, content, sent_at)
+         SELECT u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::jsonb, $13
+         FROM users u WHERE u.jid = $1
+         RETURNING seq::text AS seq, at`,
         params,
+        { prepare: true },
       );
     return this.time('archive.append', async () => {
       let { rows } = await insert();
@@ -180,7 +195,8 @@ export class ArchiveRepository {
         ({ rows } = await insert());
       }
       if (!rows[0]) throw new Error(`user ${userJid} vanished while archiving`);
-      return rows[0];
+      const content = json === null ? null : (JSON.parse(json) as Record<string, unknown>);
+      return { ...stored, seq: rows[0].seq, at: rows[0].at, content };
     });
   }
 
@@ -206,6 +222,7 @@ export class ArchiveRepository {
          WHERE h.user_id = (SELECT id FROM users WHERE jid = $1) AND h.conversation = $2
          ORDER BY h.seq ASC LIMIT 1`,
         [normalizeBareJid(userJid), conversation.toLowerCase(), networkId],
+        { prepare: true },
       );
       return rows[0] ?? null;
     });
@@ -239,6 +256,7 @@ export class ArchiveRepository {
       this.dataSource,
       `SELECT ${COLUMNS} FROM (${branches.join(' UNION ALL ')}) a ${ownOnly ? 'WHERE a.outgoing' : ''} ORDER BY a.seq DESC LIMIT 1`,
       [normalizeBareJid(userJid), conversation.toLowerCase(), value],
+      { prepare: true },
     );
     return rows[0] ?? null;
   }
@@ -246,10 +264,12 @@ export class ArchiveRepository {
   /** Replaces a message's content (a retraction leaves a tombstone). */
   async replaceContent(id: string, content: Record<string, unknown> | null): Promise<boolean> {
     return this.time('archive.replaceContent', async () => {
-      const { affected } = await sql(this.dataSource, `UPDATE archive SET content = $2::jsonb WHERE id = $1::uuid`, [
-        id,
-        content === null ? null : JSON.stringify(content),
-      ]);
+      const { affected } = await sql(
+        this.dataSource,
+        `UPDATE archive SET content = $2::jsonb WHERE id = $1::uuid`,
+        [id, content === null ? null : JSON.stringify(content)],
+        { prepare: true },
+      );
       return affected > 0;
     });
   }
