@@ -234,6 +234,24 @@ export class ArchiveRepository {
   }
 
   /**
+   * The client ids (id attribute, origin-id) of the user's latest `limit`
+   * own messages in a conversation, newest first: the resend check's index.
+   */
+  async recentOwnClientIds(userJid: string, conversation: string, limit: number): Promise<string[]> {
+    return this.time('archive.recentOwnClientIds', async () => {
+      const { rows } = await sql<{ xmppId: string; originId: string | null }>(
+        this.dataSource,
+        `SELECT xmpp_id AS "xmppId", origin_id AS "originId" FROM archive
+         WHERE user_id = (SELECT id FROM users WHERE jid = $1) AND conversation = $2 AND outgoing
+         ORDER BY seq DESC LIMIT $3`,
+        [normalizeBareJid(userJid), conversation.toLowerCase(), limit],
+        { prepare: true },
+      );
+      return rows.flatMap((row) => (row.originId && row.originId !== row.xmppId ? [row.xmppId, row.originId] : [row.xmppId]));
+    });
+  }
+
+  /**
    * The latest message of a conversation whose value in one of `columns` is
    * `value`. One exact index lookup per column (UNION ALL): an OR over the
    * columns made the planner scan every message of the conversation.
