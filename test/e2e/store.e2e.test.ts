@@ -72,6 +72,9 @@ function storeSuite(name: string, open: (options: OpenOptions) => Promise<Store>
       // Lookups by network id must not read a pending list that only VACUUM empties (PGlite runs none).
       const [gin] = await rows<{ options: string[] | null }>(store, `SELECT reloptions AS options FROM pg_class WHERE relname = 'archive_network_ids_idx'`);
       assert.deepEqual(gin?.options, ['fastupdate=off']);
+      // PGlite touches its whole buffer pool up front: a small one (data-source.ts).
+      const [buffers] = await rows<{ shared_buffers: string }>(store, 'SHOW shared_buffers');
+      if (store.engine === 'pglite') assert.equal(buffers?.shared_buffers, '16MB');
     });
 
     test('reopen keeps data, does not re-run migrations; a wrong key cannot read credentials', async () => {
