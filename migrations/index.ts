@@ -7,6 +7,13 @@ import type { MigrationInterface } from 'typeorm';
 import { Initial1795306300202 } from './1795306300202-initial.js';
 import { Roster1795308059421 } from './1795308059421-roster.js';
 import { Archive1795308173203 } from './1795308173203-archive.js';
+import { ArchiveGinFastupdateOff1796350996136 } from './1796350996136-archive-gin-fastupdate-off.js';
 import { ArchiveBackfill1796352171462 } from './1796352171462-archive-backfill.js';
 
-export const migrations: Array<new () => MigrationInterface> = [Initial1795306300202, Roster1795308059421, Archive1795308173203, ArchiveBackfill1796352171462];
+export const migrations: Array<new () => MigrationInterface> = [
+  Initial1795306300202,
+  Roster1795308059421,
+  Archive1795308173203,
+  ArchiveGinFastupdateOff1796350996136,
+  ArchiveBackfill1796352171462,
+];

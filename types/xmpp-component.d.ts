@@ -78,6 +78,8 @@ declare module '@xmpp/component' {
   export interface Component extends EventEmitter {
     status: string;
     jid: JID | null;
+    /** The TCP socket while connected (null between connections). */
+    socket: import('node:net').Socket | null;
     options: { service: string; domain: string };
     middleware: { use(fn: Middleware): Middleware };
     iqCallee: {

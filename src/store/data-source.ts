@@ -36,6 +36,15 @@ export const MIGRATIONS_TABLE = 'schema_migrations';
 /** Session-level advisory lock held while migrating, so two processes starting at once migrate one after the other. */
 const MIGRATION_LOCK_ID = 0x706f6e7465; // "ponte"
 const PGLITE_ACQUIRE_TIMEOUT_MS = 60_000;
+/**
+ * PGlite's own start parameters, plus a buffer pool of 16 MB instead of
+ * Postgres' 128 MB: PGlite allocates and touches the whole pool up front, so
+ * the default made ~110-150 MiB of ponte's resident memory before the first
+ * user. The gateway's working set (recent archive pages, its small tables) fits;
+ * what is not in the pool is read from the data directory through the OS
+ * page cache. A store that needs more is a Postgres one (store.url).
+ */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
 const POSTGRES_POOL_SIZE = 10;
 const LOCK_FILE = 'ponte.lock';
@@ -125,7 +134,7 @@ async function openPglite(dataDir: string, log: Logger | undefined): Promise<Ope
   };
   try {
     try {
-      pglite = await PGlite.create({ dataDir: inMemory ? 'memory://' : directory });
+      pglite = await PGlite.create({ dataDir: inMemory ? 'memory://' : directory, startParams: PGLITE_START_PARAMS });
     } catch (err) {
       throw new Error(`cannot open the PGlite database in ${directory}: ${(err as Error).message}`, { cause: err });
     }

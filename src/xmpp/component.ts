@@ -18,6 +18,7 @@ import { errorReply, toStanzaError } from './errors.js';
 import { PresenceTracker } from './presence-tracker.js';
 import { domainOf, type InboundStanza, type StanzaRouter } from './router.js';
 import { createComponent, stanzaKind, type Element } from './stanza.js';
+import { batchWritesThisTurn } from '../write-batching.js';
 import { decodeWholeCharacters } from './whole-characters.js';
 
 export interface ComponentSettings {
@@ -148,6 +149,7 @@ export class ComponentConnection extends EventEmitter<{ online: []; offline: [re
       return;
     }
     try {
+      batchWritesThisTurn(this.xmpp.socket);
       await this.xmpp.send(element);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'send failed; queued until reconnected');

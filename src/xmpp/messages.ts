@@ -79,6 +79,7 @@ import {
   type ParsedMessage,
 } from './message-codec.js';
 import { handleDirectInvite } from './muc.js';
+import { OwnIds } from './own-ids.js';
 import { privilegesOf } from './privilege.js';
 import type { InboundStanza } from './router.js';
 import { parseJid, xml, type Element } from './stanza.js';
@@ -114,6 +115,8 @@ interface State {
   incoming: KeyedQueue;
   /** Client ids of messages being sent right now (user, conversation, id): their network echo is not shown again. */
   sending: Set<string>;
+  /** Per session: which client ids the user's latest own messages had (own-ids.ts). */
+  ownIds: WeakMap<Session, OwnIds>;
 }
 
 const states = new WeakMap<XmppContext['store'], State>();
@@ -121,7 +124,7 @@ const states = new WeakMap<XmppContext['store'], State>();
 function stateOf(context: XmppContext): State {
   let state = states.get(context.store);
   if (!state) {
-    state = { outgoing: new KeyedQueue(), incoming: new KeyedQueue(), sending: new Set() };
+    state = { outgoing: new KeyedQueue(), incoming: new KeyedQueue(), sending: new Set(), ownIds: new WeakMap() };
     states.set(context.store, state);
   }
   return state;
@@ -182,12 +185,33 @@ function archivable(context: XmppContext, content: MessageContent): MessageConte
   };
 }
 
-function archive(
+function ownIdsOf(context: XmppContext, session: Session): OwnIds {
+  const { ownIds } = stateOf(context);
+  let ids = ownIds.get(session);
+  if (!ids) ownIds.set(session, (ids = new OwnIds()));
+  return ids;
+}
+
+/**
+ * The user's own archived message with this client id, if any (the resend
+ * check). The session's index of recent own ids answers most checks without
+ * the store: only a probable resend is looked up.
+ */
+async function ownMessage(context: XmppContext, conversation: Conversation, clientId: string): Promise<ArchiveEntry | null> {
+  const { userJid } = conversation.session;
+  const { archive: store } = context.store;
+  const known = await ownIdsOf(context, conversation.session).mayHave(conversation.jid.toLowerCase(), clientId, (limit) =>
+    store.recentOwnClientIds(userJid, conversation.jid, limit),
+  );
+  return known ? store.ownMessage(userJid, conversation.jid, clientId) : null;
+}
+
+async function archive(
   context: XmppContext,
   conversation: Conversation,
   entry: Omit<NewArchiveEntry, 'userJid' | 'network' | 'kind' | 'conversation' | 'resource' | 'content'> & { content: MessageContent },
 ): Promise<ArchiveEntry> {
-  return context.store.archive.append({
+  const stored = await context.store.archive.append({
     ...entry,
     userJid: conversation.session.userJid,
     network: conversation.gateway.name,
@@ -196,6 +220,8 @@ function archive(
     resource: conversation.resource,
     content: archivable(context, entry.content) as Record<string, unknown>,
   });
+  if (stored.outgoing) ownIdsOf(context, conversation.session).remember(stored.conversation, [stored.xmppId, stored.originId]);
+  return stored;
 }
 
 function send(context: XmppContext, elements: readonly Element[]): Promise<void> {
@@ -300,7 +326,7 @@ async function fromUser(context: XmppContext, stanza: InboundStanza, route: Rout
   if (hasContent || parsed.retract || parsed.reactions) {
     // Already passed on (a client's resend, or our own privileged copy coming back): once is enough.
     const clientId = parsed.originId ?? parsed.id;
-    const done = clientId ? await context.store.archive.ownMessage(conversation.session.userJid, conversation.jid, clientId) : null;
+    const done = clientId ? await ownMessage(context, conversation, clientId) : null;
     if (done) {
       log.debug({ id: clientId }, 'message already passed on; not sent again');
       if (done.content) await reflect(context, route, done, done.xmppId, done.content as MessageContent);
@@ -703,7 +729,7 @@ async function isEcho(context: XmppContext, conversation: Conversation, message:
   if (!message.own || !message.xmppId) return false;
   const flight = key(conversation.session.userJid, conversation.jid.toLowerCase(), message.xmppId);
   if (stateOf(context).sending.has(flight)) return true;
-  return (await context.store.archive.ownMessage(conversation.session.userJid, conversation.jid, message.xmppId)) !== null;
+  return (await ownMessage(context, conversation, message.xmppId)) !== null;
 }
 
 /** The XEP-0461 reply a network message carries, pointing at the archived original. */

@@ -349,6 +349,13 @@ for (const [kind, start] of SERVERS) {
       while (!world.callsOf('react').length && Date.now() < deadline) await sleep(20);
       const react = world.callsOf('react').at(-1)!;
       assert.deepEqual([(react.args[0] as NetworkAddress).id, react.args[1]], ['frank', networkId]);
+      // A resend of a message from before the restart is known from the archive: not passed on again.
+      const sendsToFrank = () => world.callsOf('send').filter((c) => (c.args[0] as NetworkAddress).id === 'frank').map((c) => (c.args[1] as { xmppId: string }).xmppId);
+      const sentBefore = sendsToFrank();
+      await alice.send(xml('message', { to: jidOf('frank'), type: 'chat', id: 'hi-frank' }, xml('body', {}, 'hi')));
+      await alice.send(xml('message', { to: jidOf('frank'), type: 'chat', id: 'new-frank' }, xml('body', {}, 'new'), xml('request', { xmlns: 'urn:xmpp:receipts' })));
+      await alice.waitFor((s) => s.getChild('received', 'urn:xmpp:receipts')?.attrs.id === 'new-frank');
+      assert.deepEqual(sendsToFrank(), [...sentBefore, 'new-frank']);
     });
 
     test('archive turned off: no MAM, but stanza-ids and references still work, and no text is stored', async () => {

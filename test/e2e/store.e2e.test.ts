@@ -15,7 +15,13 @@ import { tempDir } from '../harness/process.js';
 
 const KEY = 'test-encryption-key-0123456789';
 const OTHER_KEY = 'not-the-key-the-data-was-sealed-with';
-const MIGRATIONS = ['Initial1795306300202', 'Roster1795308059421', 'Archive1795308173203', 'ArchiveBackfill1796352171462'];
+const MIGRATIONS = [
+  'Initial1795306300202',
+  'Roster1795308059421',
+  'Archive1795308173203',
+  'ArchiveGinFastupdateOff1796350996136',
+  'ArchiveBackfill1796352171462',
+];
 const TABLES = ['archive', 'contact_mappings', 'message_ids', 'network_accounts', 'room_mappings', 'roster_items', 'users'];
 
 interface OpenOptions {
@@ -69,6 +75,12 @@ function storeSuite(name: string, open: (options: OpenOptions) => Promise<Store>
       // What TypeORM would change to make the schema match the EntitySchemas: nothing.
       const drift = await store.dataSource.driver.createSchemaBuilder().log();
       assert.deepEqual(drift.upQueries.map((q) => q.query), []);
+      // Lookups by network id must not read a pending list that only VACUUM empties (PGlite runs none).
+      const [gin] = await rows<{ options: string[] | null }>(store, `SELECT reloptions AS options FROM pg_class WHERE relname = 'archive_network_ids_idx'`);
+      assert.deepEqual(gin?.options, ['fastupdate=off']);
+      // PGlite touches its whole buffer pool up front: a small one (data-source.ts).
+      const [buffers] = await rows<{ shared_buffers: string }>(store, 'SHOW shared_buffers');
+      if (store.engine === 'pglite') assert.equal(buffers?.shared_buffers, '16MB');
     });
 
     test('reopen keeps data, does not re-run migrations; a wrong key cannot read credentials', async () => {

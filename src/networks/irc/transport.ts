@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, rootCertificates } from 'node:tls';
 import { TextDecoder } from 'node:util';
+import { batchWritesThisTurn } from '../../write-batching.js';
 import { ircLower } from './addresses.js';
 
 const require = createRequire(import.meta.url);
@@ -120,6 +121,7 @@ export class PonteTransport extends (NetTransport as unknown as NetTransportClas
   }
 
   override writeLine(line: string, cb?: () => void): void {
+    batchWritesThisTurn(this.socket);
     const own = channelEncodings(line, this.options.ponte_channel_encodings);
     if (!own) return super.writeLine(line, cb);
     // irc-framework encodes with this.encoding: switch it for this one line.

@@ -91,6 +91,9 @@ export interface ArchivePage {
 const COLUMNS = `a.seq::text AS seq, a.id::text AS id, a.network, a.kind, a.conversation, a.resource, a.outgoing, a.nick,
   a.xmpp_id AS "xmppId", a.origin_id AS "originId", a.network_ids AS "networkIds", a.content, a.at, a.sent_at AS "sentAt"`;
 
+/** The archive columns an XMPP reference can name. */
+type ReferenceColumn = 'xmpp_id' | 'origin_id' | 'id';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Archive ids are UUIDs; anything else names no message (and must not reach a ::uuid cast). */
@@ -158,35 +161,50 @@ export class ArchiveRepository {
     const id = entry.id ?? randomUUID();
     if (!isArchiveId(id)) throw new TypeError('an archive id must be a UUID');
     if (!entry.conversation) throw new TypeError('conversation must be a non-empty string');
+    const conversation = entry.conversation.toLowerCase();
+    const json = entry.content === null ? null : JSON.stringify(entry.content);
+    const stored = {
+      id,
+      network: entry.network,
+      kind: entry.kind,
+      conversation,
+      resource: entry.resource ?? '',
+      outgoing: entry.outgoing,
+      nick: entry.nick ?? '',
+      xmppId: entry.xmppId ?? id,
+      originId: entry.originId ?? null,
+      networkIds: [...(entry.networkIds ?? [])],
+      sentAt: entry.sentAt ?? null,
+    };
     const params = [
       userJid,
       id,
-      entry.network,
-      entry.kind,
-      entry.conversation.toLowerCase(),
-      entry.resource ?? '',
-      entry.outgoing,
-      entry.nick ?? '',
-      entry.xmppId ?? id,
-      entry.originId ?? null,
-      [...(entry.networkIds ?? [])],
-      entry.content === null ? null : JSON.stringify(entry.content),
-      entry.sentAt ?? null,
+      stored.network,
+      stored.kind,
+      conversation,
+      stored.resource,
+      stored.outgoing,
+      stored.nick,
+      stored.xmppId,
+      stored.originId,
+      stored.networkIds,
+      json,
+      stored.sentAt,
     ];
+    // Only what the database makes is read back: the entry is the values written.
     const insert = () =>
-      sql<ArchiveEntry>(
+      sql<{ seq: string; at: Date }>(
         this.dataSource,
-        `WITH a AS (
-           INSERT INTO archive (user_id, id, network, kind, conversation, resource, outgoing, nick, xmpp_id, origin_id,
-                                network_ids, content, sent_at${where === 'prepend' ? ', seq, at' : ''})
-           ${where === 'prepend' ? 'OVERRIDING SYSTEM VALUE' : ''}
-           SELECT u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::jsonb, $13${
-             where === 'prepend' ? ", nextval('archive_backfill_seq'), coalesce($13::timestamptz, now())" : ''
-           }
-           FROM users u WHERE u.jid = $1
-           RETURNING *)
-         SELECT ${COLUMNS} FROM a`,
+        `INSERT INTO archive (user_id, id, network, kind, conversation, resource, outgoing, nick, xmpp_id, origin_id,
+                              network_ids, content, sent_at${where === 'prepend' ? ', seq, at' : ''})
+         ${where === 'prepend' ? 'OVERRIDING SYSTEM VALUE' : ''}
+         SELECT u.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::jsonb, $13${
+           where === 'prepend' ? ", nextval('archive_backfill_seq'), coalesce($13::timestamptz, now())" : ''
+         }
+         FROM users u WHERE u.jid = $1
+         RETURNING seq::text AS seq, at`,
         params,
+        { prepare: true },
       );
     return this.time(`archive.${where}`, async () => {
       let { rows } = await insert();
@@ -195,7 +213,8 @@ export class ArchiveRepository {
         ({ rows } = await insert());
       }
       if (!rows[0]) throw new Error(`user ${userJid} vanished while archiving`);
-      return rows[0];
+      const content = json === null ? null : (JSON.parse(json) as Record<string, unknown>);
+      return { ...stored, seq: rows[0].seq, at: rows[0].at, content };
     });
   }
 
@@ -204,28 +223,24 @@ export class ArchiveRepository {
    * id attribute or its origin-id (the latest, should a client reuse an id).
    */
   async byReference(userJid: string, conversation: string, reference: string): Promise<ArchiveEntry | null> {
-    const byId = isArchiveId(reference) ? `OR a.id = $3::uuid` : '';
-    return this.time('archive.byReference', async () => {
-      const { rows } = await sql<ArchiveEntry>(
-        this.dataSource,
-        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
-         WHERE u.jid = $1 AND a.conversation = $2 AND (a.xmpp_id = $3 OR a.origin_id = $3 ${byId})
-         ORDER BY a.seq DESC LIMIT 1`,
-        [normalizeBareJid(userJid), conversation.toLowerCase(), reference],
-      );
-      return rows[0] ?? null;
-    });
+    const columns: ReferenceColumn[] = isArchiveId(reference) ? ['xmpp_id', 'origin_id', 'id'] : ['xmpp_id', 'origin_id'];
+    return this.time('archive.byReference', () => this.latestBy(userJid, conversation, reference, columns, false));
   }
 
   /** The (first) message that got this network id in a conversation. */
   async byNetworkId(userJid: string, conversation: string, networkId: string): Promise<ArchiveEntry | null> {
     return this.time('archive.byNetworkId', async () => {
+      // The materialized CTE can only be answered from the GIN index on
+      // network_ids: without it the planner (PGlite has no autovacuum, so no
+      // statistics) walks the whole conversation through its btree prefix.
       const { rows } = await sql<ArchiveEntry>(
         this.dataSource,
-        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
-         WHERE u.jid = $1 AND a.conversation = $2 AND a.network_ids @> ARRAY[$3]::text[]
-         ORDER BY a.seq ASC LIMIT 1`,
+        `WITH hits AS MATERIALIZED (SELECT seq, user_id, conversation FROM archive WHERE network_ids @> ARRAY[$3]::text[])
+         SELECT ${COLUMNS} FROM hits h JOIN archive a ON a.seq = h.seq
+         WHERE h.user_id = (SELECT id FROM users WHERE jid = $1) AND h.conversation = $2
+         ORDER BY h.seq ASC LIMIT 1`,
         [normalizeBareJid(userJid), conversation.toLowerCase(), networkId],
+        { prepare: true },
       );
       return rows[0] ?? null;
     });
@@ -233,25 +248,64 @@ export class ArchiveRepository {
 
   /** The user's own archived message with this client id (id attribute or origin-id), if any. */
   async ownMessage(userJid: string, conversation: string, clientId: string): Promise<ArchiveEntry | null> {
-    return this.time('archive.ownMessage', async () => {
-      const { rows } = await sql<ArchiveEntry>(
+    return this.time('archive.ownMessage', () => this.latestBy(userJid, conversation, clientId, ['xmpp_id', 'origin_id'], true));
+  }
+
+  /**
+   * The client ids (id attribute, origin-id) of the user's latest `limit`
+   * own messages in a conversation, newest first: the resend check's index.
+   */
+  async recentOwnClientIds(userJid: string, conversation: string, limit: number): Promise<string[]> {
+    return this.time('archive.recentOwnClientIds', async () => {
+      const { rows } = await sql<{ xmppId: string; originId: string | null }>(
         this.dataSource,
-        `SELECT ${COLUMNS} FROM archive a JOIN users u ON u.id = a.user_id
-         WHERE u.jid = $1 AND a.conversation = $2 AND a.outgoing AND (a.xmpp_id = $3 OR a.origin_id = $3)
-         ORDER BY a.seq DESC LIMIT 1`,
-        [normalizeBareJid(userJid), conversation.toLowerCase(), clientId],
+        `SELECT xmpp_id AS "xmppId", origin_id AS "originId" FROM archive
+         WHERE user_id = (SELECT id FROM users WHERE jid = $1) AND conversation = $2 AND outgoing
+         ORDER BY seq DESC LIMIT $3`,
+        [normalizeBareJid(userJid), conversation.toLowerCase(), limit],
+        { prepare: true },
       );
-      return rows[0] ?? null;
+      return rows.flatMap((row) => (row.originId && row.originId !== row.xmppId ? [row.xmppId, row.originId] : [row.xmppId]));
     });
+  }
+
+  /**
+   * The latest message of a conversation whose value in one of `columns` is
+   * `value`. One exact index lookup per column (UNION ALL): an OR over the
+   * columns made the planner scan every message of the conversation.
+   */
+  private async latestBy(
+    userJid: string,
+    conversation: string,
+    value: string,
+    columns: readonly ReferenceColumn[],
+    ownOnly: boolean,
+  ): Promise<ArchiveEntry | null> {
+    const owner = `user_id = (SELECT id FROM users WHERE jid = $1) AND conversation = $2`;
+    const branches = columns.map((column) =>
+      column === 'id'
+        ? // OFFSET 0 keeps the unique index on id: else the conversation's btree prefix is scanned.
+          `SELECT * FROM (SELECT * FROM archive WHERE id = $3::uuid OFFSET 0) i WHERE ${owner}`
+        : `SELECT * FROM archive WHERE ${owner} AND ${column} = $3`,
+    );
+    const { rows } = await sql<ArchiveEntry>(
+      this.dataSource,
+      `SELECT ${COLUMNS} FROM (${branches.join(' UNION ALL ')}) a ${ownOnly ? 'WHERE a.outgoing' : ''} ORDER BY a.seq DESC LIMIT 1`,
+      [normalizeBareJid(userJid), conversation.toLowerCase(), value],
+      { prepare: true },
+    );
+    return rows[0] ?? null;
   }
 
   /** Replaces a message's content (a retraction leaves a tombstone). */
   async replaceContent(id: string, content: Record<string, unknown> | null): Promise<boolean> {
     return this.time('archive.replaceContent', async () => {
-      const { affected } = await sql(this.dataSource, `UPDATE archive SET content = $2::jsonb WHERE id = $1::uuid`, [
-        id,
-        content === null ? null : JSON.stringify(content),
-      ]);
+      const { affected } = await sql(
+        this.dataSource,
+        `UPDATE archive SET content = $2::jsonb WHERE id = $1::uuid`,
+        [id, content === null ? null : JSON.stringify(content)],
+        { prepare: true },
+      );
       return affected > 0;
     });
   }

@@ -90,6 +90,7 @@ export class MappingsRepository {
       this.dataSource,
       `SELECT ${COLUMNS} FROM ${this.table} WHERE network = $1 AND network_id = $2`,
       [network, networkId],
+      { prepare: true },
     );
     return rows[0] ?? null;
   }
@@ -101,6 +102,7 @@ export class MappingsRepository {
       this.dataSource,
       `SELECT ${COLUMNS} FROM ${this.table} WHERE network = $1 AND handle = $2`,
       [network, normalized],
+      { prepare: true },
     );
     return rows[0] ?? null;
   }

@@ -17,18 +17,40 @@ export interface SqlResult<T> {
   affected: number;
 }
 
+/** The name each statement run with `prepare` has on every connection (pg prepares it once per connection). */
+const statementNames = new Map<string, string>();
+
+/** pg's client, as far as a prepared statement needs it. */
+interface PgClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
+}
+
 /**
  * Runs one SQL statement with positional parameters ($1, $2, ...). On a
  * DataSource it borrows a connection for the statement; pass a QueryRunner to
  * run inside its transaction.
+ *
+ * `prepare`: a named prepared statement, parsed and planned once per
+ * connection instead of on every call (in PGlite planning costs as much as
+ * running a lookup). Only for statements whose text is one of a fixed few:
+ * every distinct text stays prepared for the connection's lifetime.
  */
 export async function sql<T = Record<string, unknown>>(
   on: DataSource | QueryRunner,
   text: string,
   params: unknown[] = [],
+  options: { prepare?: boolean } = {},
 ): Promise<SqlResult<T>> {
   const runner = 'createQueryRunner' in on ? on.createQueryRunner() : on;
   try {
+    if (options.prepare) {
+      let name = statementNames.get(text);
+      if (!name) statementNames.set(text, (name = `ponte_${statementNames.size + 1}`));
+      const client = (await runner.connect()) as PgClient;
+      const result = await client.query({ name, text, values: params });
+      const rows = result.rows as T[];
+      return { rows, affected: result.rowCount ?? rows.length };
+    }
     const result = await runner.query(text, params, true);
     const rows = (result.records ?? []) as T[];
     return { rows, affected: result.affected ?? rows.length };
