@@ -21,6 +21,7 @@
 //   /_matrix/media/v3 (unauthenticated, as servers offered it before v1.11).
 import { createServer, type IncomingMessage as HttpRequest, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
@@ -1101,16 +1102,22 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** A delegating server: only /.well-known/matrix/client, pointing at `baseUrl` (as example.org points at matrix.example.org). */
-export async function startWellKnown(baseUrl: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = createServer((req, res) => {
+/**
+ * A delegating server: only /.well-known/matrix/client, pointing at `baseUrl`
+ * (as example.org points at matrix.example.org). With `tls` it serves HTTPS,
+ * as the spec requires for a server name's .well-known; `url` then names it
+ * as https://localhost:PORT.
+ */
+export async function startWellKnown(baseUrl: string, options: { tls?: { key: Buffer; cert: Buffer } } = {}): Promise<{ url: string; stop(): Promise<void> }> {
+  const answer = (req: HttpRequest, res: ServerResponse) => {
     if (req.method === 'GET' && req.url === '/.well-known/matrix/client') sendJson(res, 200, { 'm.homeserver': { base_url: baseUrl } });
     else sendJson(res, 404, { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' });
-  });
+  };
+  const server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, answer) : createServer(answer);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: options.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
