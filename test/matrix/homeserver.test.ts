@@ -2,7 +2,8 @@
 // error codes, since tokens, transaction-id idempotency, both media paths.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Homeserver, MatrixHttpError, startHomeserver } from './homeserver.js';
+import { Homeserver, MatrixHttpError, startHomeserver, startWellKnown } from './homeserver.js';
+import { makeTestCa } from '../harness/tls.js';
 
 let hs: Homeserver;
 before(async () => {
@@ -97,5 +98,51 @@ describe('homeserver stand-in', () => {
     assert.equal(v1NoAuth.status, 401);
     const v3 = await fetch(`${hs.url}/_matrix/media/v3/download/${server}/${id}`);
     assert.equal(await v3.text(), 'hello media');
+  });
+
+  test("presence: PUT sets it, others see it in m.presence; /sync's set_presence marks the poller (offline: not at all)", async () => {
+    hs.registerUser('pres', 'pres-pw');
+    const token = (await login('pres', 'pres-pw')).json.access_token as string;
+    const bobToken = (await login('bob', 'bob-pw')).json.access_token as string;
+    const roomId = hs.as('@bob:localhost').createRoom({ alias: 'presence' });
+    hs.as('@pres:localhost').join(roomId);
+    const status = async () => (await call('GET', '/_matrix/client/v3/presence/%40pres%3Alocalhost/status', bobToken)).json;
+    await call('GET', '/_matrix/client/v3/sync?timeout=0&set_presence=offline', token);
+    assert.equal((await status()).presence, 'offline');
+    await call('GET', '/_matrix/client/v3/sync?timeout=0&set_presence=unavailable', token);
+    assert.equal((await status()).presence, 'unavailable');
+    await call('GET', '/_matrix/client/v3/sync?timeout=0', token);
+    assert.equal((await status()).presence, 'online');
+    const bad = await call('GET', '/_matrix/client/v3/sync?timeout=0&set_presence=busy', token);
+    assert.deepEqual([bad.status, bad.json.errcode], [400, 'M_INVALID_PARAM']);
+    const bobSince = (await call('GET', '/_matrix/client/v3/sync?timeout=0&set_presence=offline', bobToken)).json.next_batch as string;
+    assert.equal((await call('PUT', '/_matrix/client/v3/presence/%40pres%3Alocalhost/status', token, { presence: 'unavailable', status_msg: 'lunch' })).status, 200);
+    const others = await call('PUT', '/_matrix/client/v3/presence/%40bob%3Alocalhost/status', token, { presence: 'online' });
+    assert.deepEqual([others.status, others.json.errcode], [403, 'M_FORBIDDEN']);
+    const seen = await call('GET', `/_matrix/client/v3/sync?timeout=1000&set_presence=offline&since=${bobSince}`, bobToken);
+    const events = (seen.json.presence as { events: Array<{ sender: string; content: { presence: string; status_msg?: string } }> }).events;
+    assert.deepEqual(events.filter((e) => e.sender === '@pres:localhost').map((e) => [e.content.presence, e.content.status_msg]), [['unavailable', 'lunch']]);
+  });
+
+  test('a server name delegates through .well-known over HTTPS with a certificate of a test CA', async () => {
+    const ca = await makeTestCa();
+    const wellKnown = await startWellKnown(hs.url, { tls: { key: ca.key, cert: ca.cert } });
+    try {
+      assert.match(wellKnown.url, /^https:\/\/localhost:\d+$/);
+      const { readFile } = await import('node:fs/promises');
+      const { get } = await import('node:https');
+      const caPem = await readFile(ca.caPath);
+      const body = await new Promise<string>((resolve, reject) => {
+        get(`${wellKnown.url}/.well-known/matrix/client`, { ca: caPem }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve(text));
+        }).on('error', reject);
+      });
+      assert.deepEqual(JSON.parse(body), { 'm.homeserver': { base_url: hs.url } });
+      await assert.rejects(fetch(`${wellKnown.url}/.well-known/matrix/client`), 'without the CA the certificate is not trusted');
+    } finally {
+      await wellKnown.stop();
+    }
   });
 });

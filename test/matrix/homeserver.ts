@@ -16,6 +16,8 @@
 // - One global stream counter orders everything; since tokens are "s<n>".
 // - Filters: only `room.timeline.limit`, `room.state.lazy_load_members` and
 //   `room.rooms` are honoured (inline JSON or a stored filter id).
+// - Presence: PUT /presence sets it; /sync's set_presence (default online)
+//   marks the polling user; nobody goes offline by a timeout.
 // - Upload is only on /_matrix/media/v3/upload (the spec has no v1 upload);
 //   download is on both /_matrix/client/v1/media (authenticated) and
 //   /_matrix/media/v3 (unauthenticated, as servers offered it before v1.11).
@@ -804,6 +806,11 @@ export class Homeserver {
     }
     const timeout = Math.min(Number(url.searchParams.get('timeout') ?? '0') || 0, 30_000);
     const filter = this.filterOf(userId, url);
+    // Polling marks the user online unless set_presence says otherwise ("offline": not marked at all).
+    const setPresence = url.searchParams.get('set_presence') ?? 'online';
+    if (!['online', 'offline', 'unavailable'].includes(setPresence)) throw new MatrixHttpError(400, 'M_INVALID_PARAM', 'set_presence must be online, offline or unavailable');
+    const user = this.users.get(userId)!;
+    if (setPresence !== 'offline' && user.presence.presence !== setPresence) this.setPresence(userId, setPresence, user.presence.status_msg);
     const end = Date.now() + timeout;
     for (;;) {
       // The token may have been expired while waiting.
