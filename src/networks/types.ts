@@ -87,6 +87,12 @@ export interface Participant {
   status?: string;
 }
 
+/** The XMPP user's own presence (RFC 6121 show and status); no show: available. */
+export interface UserPresence {
+  show?: 'away' | 'xa' | 'dnd' | 'chat';
+  status?: string;
+}
+
 export interface Subject {
   text: string;
   /** Nick of who set it, if known. */
@@ -233,6 +239,12 @@ export interface NetworkSession {
    * resource joining later finds it as it is now.
    */
   keepsRoom?(room: NetworkAddress): boolean;
+  /**
+   * The user's own presence as their XMPP resources show it (the most
+   * available one), or null once none is available: the session stays
+   * (bouncer-like), the network shows the user offline.
+   */
+  setPresence?(presence: UserPresence | null): Promise<void>;
   /** Drop and re-establish the connection(s). */
   reconnect?(): Promise<void>;
   /** The user's stored accounts changed (settings saved): use them from the next connection on. */

@@ -24,6 +24,12 @@
 // - A revoked or expired access token (M_UNKNOWN_TOKEN, soft logout or not)
 //   stops the loop and tells the user, as the session state and as a
 //   message from the gateway, how to log in again (registration).
+// - The user's XMPP presence is their Matrix presence: available or chat ->
+//   online, away/xa/dnd -> unavailable (the spec's "idle"), with the status
+//   as status_msg; no resource left -> offline. The sync loop polls with
+//   set_presence of the same state, so polling never shows online a user
+//   whose XMPP clients are all gone; until the XMPP side tells the
+//   presence, polling marks nothing (offline).
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../core/errors.js';
 import type { ChatState, IncomingMessage, OutgoingMessage, SentReceipt } from '../../core/message.js';
@@ -31,6 +37,7 @@ import type { Logger } from '../../log.js';
 import type {
   ContactInfo,
   EventSink,
+  UserPresence,
   HistoryQuery,
   JoinedRoom,
   NetworkAddress,
@@ -40,7 +47,7 @@ import type {
   RoomListing,
 } from '../types.js';
 import { contactAddress, roomAddress, splitMatrixId } from './addresses.js';
-import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type RawEvent, type SyncResponse } from './client.js';
+import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type MatrixPresence, type RawEvent, type SyncResponse } from './client.js';
 import { contentFor, correctionFor, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
 import { fetchFile, mayFetch, msgtypeFor } from './media.js';
 import { txnIdFor } from './txn.js';
@@ -81,6 +88,8 @@ export class MatrixSession implements NetworkSession {
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
   private online = false;
+  /** The user's presence as the XMPP side last told it (what /sync's set_presence says). */
+  private presence: MatrixPresence = 'offline';
   readonly userId: string;
 
   constructor(private readonly options: MatrixSessionOptions) {
@@ -156,7 +165,7 @@ export class MatrixSession implements NetworkSession {
   }
 
   private async syncOnce(timeoutMs: number): Promise<void> {
-    const response = await this.api.sync(this.since, FILTER, timeoutMs, this.abort.signal);
+    const response = await this.api.sync(this.since, FILTER, timeoutMs, this.abort.signal, this.presence);
     if (this.abort.signal.aborted) return;
     const catchUp = this.since === undefined;
     this.handle(response, catchUp);
@@ -439,6 +448,12 @@ export class MatrixSession implements NetworkSession {
   async markDisplayed(to: NetworkAddress, upToId: string): Promise<void> {
     const roomId = await this.targetRoom(to);
     await this.call('sending a read receipt', () => this.api.receipt(roomId, upToId));
+  }
+
+  async setPresence(presence: UserPresence | null): Promise<void> {
+    const state: MatrixPresence = presence === null ? 'offline' : presence.show === undefined || presence.show === 'chat' ? 'online' : 'unavailable';
+    this.presence = state;
+    await this.call('setting your presence', () => this.api.setPresence(this.userId, state, presence?.status));
   }
 
   async setSubject(room: NetworkAddress, subject: string): Promise<void> {
