@@ -182,6 +182,12 @@ export interface EventSink {
   kicked(room: NetworkAddress, nick: string, by?: string, reason?: string): void;
   banned(room: NetworkAddress, nick: string, by?: string, reason?: string): void;
   subjectChanged(room: NetworkAddress, subject: Subject): void;
+  /**
+   * The room's name or avatar changed on the network: `name` is the new name
+   * ('' when it has none any more), `avatar` that roomInfo now tells another
+   * avatar (or none).
+   */
+  roomInfoChanged?(room: NetworkAddress, change: { name?: string; avatar?: boolean }): void;
   /** The user is no longer in the room for another reason (the server closed it, a forced part). */
   roomLeft(room: NetworkAddress, reason: string): void;
   invited(room: NetworkAddress, by: NetworkAddress | undefined, reason?: string, password?: string): void;

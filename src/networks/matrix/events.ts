@@ -24,6 +24,9 @@
 // - Membership: join -> occupant, leave -> gone (kicked when someone else
 //   set it), ban -> banned, invite of the user -> MUC invitation; a display
 //   name change -> nick change.
+// - Room name and avatar (m.room.name, m.room.avatar) that really change are
+//   reported (roomInfoChanged): the XMPP side shows them as a configuration
+//   change, and reads the name and avatar from the view.
 import type { IncomingMessage, OutgoingMessage, Attachment } from '../../core/message.js';
 import type { Affiliation, EventSink, NetworkAddress, Participant, Role } from '../types.js';
 import { contactAddress, splitMatrixId } from './addresses.js';
@@ -339,12 +342,19 @@ export class EventMapper {
     const before = new Map(view.joinedOthers().map((id) => [id, view.participant(id)] as const));
     const ownBefore = view.nick(this.options.ownUserId);
     const previousMembership = event.state_key ? view.members.get(event.state_key)?.membership : undefined;
+    const [nameBefore, avatarBefore] = [view.name, view.avatarUrl];
     view.applyState(event);
     if (conversation.kind !== 'room') return;
     const room = conversation.address;
     switch (event.type) {
       case 'm.room.topic':
         this.sink.subjectChanged(room, { text: view.topic?.text ?? '', by: view.nick(event.sender), at: new Date(event.origin_server_ts) });
+        break;
+      case 'm.room.name':
+        if (view.name !== nameBefore) this.sink.roomInfoChanged?.(room, { name: view.name ?? '' });
+        break;
+      case 'm.room.avatar':
+        if (view.avatarUrl !== avatarBefore) this.sink.roomInfoChanged?.(room, { avatar: true });
         break;
       case 'm.room.member': {
         const target = event.state_key!;

@@ -1,0 +1,127 @@
+// Matrix rooms beyond messages, through Prosody and ejabberd, ponte and the
+// homeserver stand-in: a room's name and avatar changing on Matrix reach the
+// XMPP user as a configuration change (status 104) with the new name and the
+// XEP-0486 avatar hash in disco#info, the avatar in the room's vCard and its
+// hash in a presence from the room (XEP-0153 style).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
+import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
+import { startHomeserver, type Homeserver } from '../matrix/homeserver.js';
+
+const MUC = 'http://jabber.org/protocol/muc';
+const MUC_USER = 'http://jabber.org/protocol/muc#user';
+const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
+const REGISTER = 'jabber:iq:register';
+const DATA = 'jabber:x:data';
+const VCARD = 'vcard-temp';
+const VCARD_UPDATE = 'vcard-temp:x:update';
+const DOMAIN = 'matrix.localhost';
+const HS = 'localhost';
+
+const roomJid = (alias: string) => `#${alias}%${HS}@${DOMAIN}`;
+const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
+const codes = (el: XmlElement) => (el.getChild('x', MUC_USER)?.getChildren('status') ?? []).map((s) => Number(s.attrs.code));
+
+const submit = (values: Record<string, string>) =>
+  xml(
+    'iq',
+    { type: 'set', to: DOMAIN },
+    xml(
+      'query',
+      { xmlns: REGISTER },
+      xml(
+        'x',
+        { xmlns: DATA, type: 'submit' },
+        xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
+        ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
+      ),
+    ),
+  );
+
+/** Joins; resolves with everything up to the subject (the end of the join), or the error. */
+async function joinRoom(client: TestXmppClient, jid: string, nick: string): Promise<XmlElement[]> {
+  await client.send(xml('presence', { to: `${jid}/${nick}` }, xml('x', { xmlns: MUC })));
+  const out: XmlElement[] = [];
+  for (;;) {
+    const el = await client.waitFor((s) => bareOf(s.attrs.from) === jid, 20_000);
+    out.push(el);
+    if (el.attrs.type === 'error') return out;
+    if (el.is('message') && el.getChild('subject') && !el.getChild('body')) return out;
+  }
+}
+
+/** A room's disco#info: identity name and the muc#roominfo form's fields. */
+async function discoInfo(client: TestXmppClient, jid: string): Promise<{ name: string | undefined; fields: Map<string, string[]> }> {
+  const reply = await client.iq(xml('iq', { type: 'get', to: jid }, xml('query', { xmlns: DISCO_INFO })));
+  const query = reply.getChild('query', DISCO_INFO)!;
+  const fields = new Map<string, string[]>();
+  for (const field of query.getChild('x', DATA)?.getChildren('field') ?? []) {
+    fields.set(field.attrs.var!, field.getChildren('value').map((v) => v.text()));
+  }
+  return { name: query.getChild('identity')?.attrs.name, fields };
+}
+
+const configChange = (jid: string) => (s: XmlElement) => s.is('message') && s.attrs.from === jid && codes(s).includes(104);
+
+let hs: Homeserver;
+before(async () => {
+  hs = await startHomeserver();
+});
+after(async () => {
+  await hs?.stop();
+});
+
+for (const [kind, start] of SERVERS) {
+  describe(`Matrix rooms through ${kind}`, () => {
+    let t: TestGateway;
+    let alice: TestXmppClient;
+    const tag = kind === 'Prosody' ? 'p' : 'e';
+    const bob = `@bob${tag}:${HS}`;
+
+    before(async () => {
+      hs.registerUser(`alice${tag}`, 'alice-secret', `Alice ${tag}`);
+      hs.registerUser(`bob${tag}`, 'bob-secret', 'Bob');
+      t = await startTestGateway(start);
+      alice = await t.client('alice');
+      await alice.iq(submit({ homeserver: hs.url, username: `alice${tag}`, password: 'alice-secret' }));
+    });
+    after(async () => {
+      await t?.stop();
+    });
+
+    test('a new room name and avatar on Matrix: status 104, the name and avatar hash in disco#info, the avatar in the vCard and a presence', async () => {
+      const room = roomJid(`named${tag}`);
+      const roomId = hs.as(bob).createRoom({ alias: `named${tag}`, name: 'Old name' });
+      await joinRoom(alice, room, 'a');
+      assert.equal((await discoInfo(alice, room)).name, 'Old name');
+
+      hs.as(bob).setState(roomId, 'm.room.name', { name: 'New name' });
+      const renamed = await alice.waitFor(configChange(room), 10_000);
+      assert.equal(renamed.attrs.type, 'groupchat');
+      const info = await discoInfo(alice, room);
+      assert.equal(info.name, 'New name');
+      assert.deepEqual(info.fields.get('muc#roomconfig_roomname'), ['New name']);
+
+      const image = Buffer.from('\x89PNG\r\n\x1a\n a tiny room avatar', 'latin1');
+      const hash = createHash('sha1').update(image).digest('hex');
+      const mxc = hs.as(bob).upload(image, 'image/png', 'avatar.png');
+      hs.as(bob).setState(roomId, 'm.room.avatar', { url: mxc, info: { mimetype: 'image/png', size: image.length } });
+      await alice.waitFor(configChange(room), 10_000);
+      const update = await alice.waitFor((s) => s.is('presence') && s.attrs.from === room && s.getChild('x', VCARD_UPDATE) !== undefined, 10_000);
+      assert.equal(update.attrs.type, undefined);
+      assert.equal(update.getChild('x', VCARD_UPDATE)!.getChildText('photo'), hash);
+      assert.deepEqual((await discoInfo(alice, room)).fields.get('muc#roominfo_avatarhash'), [hash]);
+      const vcard = (await alice.iq(xml('iq', { type: 'get', to: room }, xml('vCard', { xmlns: VCARD })))).getChild('vCard', VCARD)!;
+      assert.equal(vcard.getChild('PHOTO')?.getChildText('TYPE'), 'image/png');
+      assert.deepEqual(Buffer.from(vcard.getChild('PHOTO')!.getChildText('BINVAL')!, 'base64'), image);
+
+      // The same name again is no change: nothing is sent for it.
+      hs.as(bob).setState(roomId, 'm.room.name', { name: 'New name' });
+      hs.as(bob).say(roomId, 'after the same name');
+      await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'after the same name', 10_000);
+      assert.equal(alice.pending().filter(configChange(room)).length, 0);
+    });
+  });
+}
