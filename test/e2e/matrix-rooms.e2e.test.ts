@@ -2,7 +2,9 @@
 // homeserver stand-in: a room's name and avatar changing on Matrix reach the
 // XMPP user as a configuration change (status 104) with the new name and the
 // XEP-0486 avatar hash in disco#info, the avatar in the room's vCard and its
-// hash in a presence from the room (XEP-0153 style).
+// hash in a presence from the room (XEP-0153 style); encrypted rooms and
+// direct chats (ponte cannot encrypt) are told once, messages still go out,
+// and encrypted messages become notices.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -122,6 +124,58 @@ for (const [kind, start] of SERVERS) {
       hs.as(bob).say(roomId, 'after the same name');
       await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'after the same name', 10_000);
       assert.equal(alice.pending().filter(configChange(room)).length, 0);
+    });
+
+    test('an encrypted room: told once on joining and when a room becomes encrypted; messages go out unencrypted; encrypted ones noticed', async () => {
+      const room = roomJid(`secret${tag}`);
+      const roomId = hs.as(bob).createRoom({ alias: `secret${tag}` });
+      hs.as(bob).setState(roomId, 'm.room.encryption', { algorithm: 'm.megolm.v1.aes-sha2' });
+      await joinRoom(alice, room, 'a');
+      const told = await alice.waitFor((s) => s.is('message') && s.attrs.from === room && /end-to-end encrypted/.test(s.getChildText('body') ?? ''), 10_000);
+      assert.match(told.getChildText('body')!, /goes out unencrypted/);
+
+      await alice.send(xml('message', { to: room, type: 'groupchat', id: `enc1${tag}` }, xml('body', {}, 'in the clear')));
+      const sent = await hs.waitForEvent(roomId, (e) => e.content.body === 'in the clear', 10_000, 'the message');
+      assert.equal(sent.type, 'm.room.message');
+      hs.as(bob).send(roomId, { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'abc', session_id: 's', sender_key: 'k', device_id: 'D' }, 'm.room.encrypted');
+      await alice.waitFor((s) => s.is('message') && s.attrs.from === `${room}/Bob` && /cannot decrypt/.test(s.getChildText('body') ?? ''), 10_000);
+
+      // A room that becomes encrypted while the user is in it.
+      const later = roomJid(`later${tag}`);
+      const laterId = hs.as(bob).createRoom({ alias: `later${tag}` });
+      await joinRoom(alice, later, 'a');
+      hs.as(bob).setState(laterId, 'm.room.encryption', { algorithm: 'm.megolm.v1.aes-sha2' });
+      await alice.waitFor((s) => s.is('message') && s.attrs.from === later && /end-to-end encrypted/.test(s.getChildText('body') ?? ''), 10_000);
+      hs.as(bob).setState(laterId, 'm.room.encryption', { algorithm: 'm.megolm.v1.aes-sha2', rotation_period_ms: 604800000 });
+      hs.as(bob).say(laterId, 'still here');
+      await alice.waitFor((s) => s.is('message') && s.attrs.from === `${later}/Bob` && s.getChildText('body') === 'still here', 10_000);
+      const told1 = (jid: string) => alice.pending().filter((s) => s.is('message') && s.attrs.from === jid && /end-to-end encrypted/.test(s.getChildText('body') ?? ''));
+      assert.equal(told1(later).length, 0, 'told once');
+      assert.equal(told1(room).length, 0, 'told once');
+    });
+
+    test('an encrypted direct chat (as Element creates them): the undecryptable message is a notice in the chat; writing there works, unencrypted, told once', async () => {
+      hs.registerUser(`dana${tag}`, 'dana-secret', 'Dana');
+      const dana = `@dana${tag}:${HS}`;
+      const contact = `dana${tag}%${HS}@${DOMAIN}`;
+      const dm = hs.as(dana).createRoom({ public: false, invite: [`@alice${tag}:${HS}`], direct: true });
+      hs.as(dana).setState(dm, 'm.room.encryption', { algorithm: 'm.megolm.v1.aes-sha2' });
+      const end = Date.now() + 10_000;
+      while (hs.membership(dm, `@alice${tag}:${HS}`) !== 'join' && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(hs.membership(dm, `@alice${tag}:${HS}`), 'join', 'the direct chat was accepted');
+      hs.as(dana).send(dm, { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: 'xyz', session_id: 's', sender_key: 'k', device_id: 'D' }, 'm.room.encrypted');
+      const notice = await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === contact && /cannot decrypt/.test(s.getChildText('body') ?? ''), 10_000);
+      assert.equal(notice.attrs.type, 'chat');
+
+      for (const body of ['hello dana', 'again']) {
+        await alice.send(xml('message', { to: contact, type: 'chat' }, xml('body', {}, body)));
+        const sent = await hs.waitForEvent(dm, (e) => e.content.body === body, 10_000, `"${body}"`);
+        assert.equal(sent.type, 'm.room.message');
+      }
+      await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === contact && /end-to-end encrypted/.test(s.getChildText('body') ?? ''), 10_000);
+      hs.as(dana).say(dm, 'got them');
+      await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === contact && s.getChildText('body') === 'got them', 10_000);
+      assert.equal(alice.pending().filter((s) => s.is('message') && bareOf(s.attrs.from) === contact && /end-to-end encrypted/.test(s.getChildText('body') ?? '')).length, 0, 'told once');
     });
   });
 }

@@ -18,7 +18,11 @@
 //   starts "composing". Only m.read receipts of others become displayed
 //   markers.
 // - Encrypted events (m.room.encrypted) that ponte cannot read become a
-//   notice in the conversation saying so, never silence.
+//   notice in the conversation saying so, never silence. An encrypted room
+//   (m.room.encryption) is told once per join, when it becomes encrypted,
+//   or, for a direct chat, at the first message written there: the user's
+//   messages go on, unencrypted (as Element shows them, with a warning;
+//   refusing to send would make Element's encrypted-by-default DMs useless).
 // - Threads (m.thread) become XEP-0461 replies to the thread's root (or to
 //   the message a thread message really replies to).
 // - Membership: join -> occupant, leave -> gone (kicked when someone else
@@ -33,6 +37,10 @@ import { contactAddress, splitMatrixId } from './addresses.js';
 import type { RawEvent } from './client.js';
 import { htmlToStyling, stripReplyFallback, stylingToHtml } from './format.js';
 import { isOurTxn, xmppIdOfTxn } from './txn.js';
+
+/** Told once per joined room (or direct chat) that is encrypted: what goes on there and what does not. */
+export const ENCRYPTED_ROOM_NOTICE =
+  'This Matrix conversation is end-to-end encrypted, and ponte cannot encrypt: what you write here goes out unencrypted (Matrix clients show it with a warning), and the encrypted messages of others cannot be read through the gateway (each one shows up as a notice).';
 
 export const ENCRYPTED_NOTICE =
   'ponte received an encrypted message here but cannot decrypt it (end-to-end encryption is not supported through the gateway). Read it in a Matrix client, or use an unencrypted room.';
@@ -52,6 +60,8 @@ export class RoomView {
   canonicalAlias: string | undefined;
   avatarUrl: string | undefined;
   encrypted = false;
+  /** The user was told (ENCRYPTED_ROOM_NOTICE) that this room is encrypted. */
+  encryptionTold = false;
   /** target event -> sender -> emoji -> reaction event id */
   private readonly reactions = new Map<string, Map<string, Map<string, string>>>();
   /** reaction event id -> where it counts */
@@ -344,6 +354,7 @@ export class EventMapper {
     const previousMembership = event.state_key ? view.members.get(event.state_key)?.membership : undefined;
     const [nameBefore, avatarBefore] = [view.name, view.avatarUrl];
     view.applyState(event);
+    if (event.type === 'm.room.encryption') this.tellEncrypted(view, conversation);
     if (conversation.kind !== 'room') return;
     const room = conversation.address;
     switch (event.type) {
@@ -399,6 +410,13 @@ export class EventMapper {
         }
         break;
     }
+  }
+
+  /** Tells the user once that this conversation is encrypted (sending goes on, unencrypted). */
+  tellEncrypted(view: RoomView, conversation: Conversation): void {
+    if (!view.encrypted || view.encryptionTold) return;
+    view.encryptionTold = true;
+    this.sink.notice(conversation.kind === 'room' ? conversation.address : conversation.contact, ENCRYPTED_ROOM_NOTICE);
   }
 
   /** Others whose disambiguated nick changed because `changed` came, went or was renamed. */

@@ -82,6 +82,8 @@ export class MatrixSession implements NetworkSession {
   private readonly xmppRooms = new Map<string, NetworkAddress>();
   /** m.direct: user id -> room ids. */
   private direct: Record<string, string[]> = {};
+  /** Direct chats whose encryption state was looked up (once each). */
+  private readonly encryptionChecked = new Set<string>();
   /** Contacts whose presence was reported (a first DM offers the contact once). */
   private readonly announced = new Set<string>();
   private since: string | undefined;
@@ -320,6 +322,18 @@ export class MatrixSession implements NetworkSession {
     }
   }
 
+  /** Before the first message to a direct chat: tells the user once if the room is encrypted (read from its state if not seen yet). */
+  private async checkEncrypted(roomId: string, contact: NetworkAddress): Promise<void> {
+    const view = this.view(roomId);
+    if (view.encryptionTold || this.encryptionChecked.has(roomId)) return;
+    this.encryptionChecked.add(roomId);
+    if (!view.encrypted) {
+      const encryption = await this.api.getState<Record<string, unknown>>(roomId, 'm.room.encryption', '').catch(() => null);
+      if (encryption) view.applyState({ type: 'm.room.encryption', state_key: '', content: encryption, sender: '', event_id: '', origin_server_ts: Date.now() });
+    }
+    this.mapper.tellEncrypted(view, { kind: 'direct', contact });
+  }
+
   private async call<T>(what: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -342,6 +356,8 @@ export class MatrixSession implements NetworkSession {
     });
     this.xmppRooms.set(roomId, room);
     view.snapshotNicks();
+    // Sent during the join: the XMPP side shows it once the join is done, after the history.
+    this.mapper.tellEncrypted(view, { kind: 'room', address: room });
     return {
       nick: view.nick(this.userId),
       participants: view.joinedOthers().map((userId) => view.participant(userId)),
@@ -374,6 +390,7 @@ export class MatrixSession implements NetworkSession {
 
   async send(to: NetworkAddress, message: OutgoingMessage): Promise<SentReceipt> {
     const roomId = await this.targetRoom(to);
+    if (to.kind === 'contact') await this.checkEncrypted(roomId, to);
     const files = (message.attachments ?? []).filter((a) => mayFetch(a.url, this.options.mediaHosts));
     const links = (message.attachments ?? []).filter((a) => !files.includes(a)).map((a) => a.url);
     // Fetched and uploaded before anything is sent: a file that cannot be moved fails the whole message.
