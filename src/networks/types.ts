@@ -251,6 +251,13 @@ export interface NetworkSession {
    * (bouncer-like), the network shows the user offline.
    */
   setPresence?(presence: UserPresence | null): Promise<void>;
+  /**
+   * The user asked to subscribe to `contact` (added it to their roster): the
+   * network prepares the conversation (Matrix opens or reuses the direct
+   * chat) and tells the contact's name. Throws GatewayError (item-not-found)
+   * when the network has no such contact.
+   */
+  addContact?(contact: NetworkAddress): Promise<{ name?: string }>;
   /** Drop and re-establish the connection(s). */
   reconnect?(): Promise<void>;
   /** The user's stored accounts changed (settings saved): use them from the next connection on. */

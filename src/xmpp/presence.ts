@@ -18,8 +18,11 @@
 // Presence is pushed (state changes, contact presence) only to users
 // subscribed to the entity, at their bare JID (the server fans it out to
 // their available resources). A contact subscription needs the network's
-// 'contacts' capability (else feature-not-implemented); it is accepted
-// without asking the network (networks have no "add contact" call yet).
+// 'contacts' capability (else feature-not-implemented); where the network
+// has addContact, the user's session (opened if the user has an account)
+// is told first: it gives the contact's name (the roster item's, and the
+// nick of the subscription back), and its refusal (no such user) is the
+// answer to the request.
 //
 // The gateway's presence per user (and that of network server JIDs):
 //   session online         available
@@ -311,11 +314,23 @@ class PresenceModule {
     if (target.kind === 'contact' && !gateway.network.capabilities.has('contacts')) {
       throw new GatewayError('feature-not-implemented', `${gateway.network.displayName} has no contacts to subscribe to.`);
     }
-    const item = await this.context.store.roster.update(user, gateway.name, entityOf(target), { userSees: true });
+    const name = target.kind === 'contact' ? await this.contactOnNetwork(gateway, user, target.address) : undefined;
+    const item = await this.context.store.roster.update(user, gateway.name, entityOf(target), { userSees: true, ...(name ? { name } : {}) });
     await this.send(presenceStanza({ from: target.bare, to: user, type: 'subscribed' }));
     await this.sendEntityPresence(target, user, { force: true });
     const nick = target.kind === 'gateway' ? gateway.network.displayName : (item.name ?? undefined);
     await this.askBack(target.bare, user, gateway, item, nick);
+  }
+
+  /** Tells the network the user added a contact (where it can be told); returns the contact's name, if it has one. */
+  private async contactOnNetwork(gateway: GatewayDomain, user: string, address: NetworkAddress): Promise<string | undefined> {
+    let session = this.context.core.session(gateway, user);
+    if (!session?.loggedIn) {
+      await this.autoLogin(gateway, user);
+      session = this.context.core.session(gateway, user);
+    }
+    if (!session?.loggedIn || !session.remote.addContact) return undefined;
+    return (await session.remote.addContact(address)).name;
   }
 
   /** The entity asks for the user's presence in return, once. */

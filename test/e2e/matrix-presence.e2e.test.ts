@@ -4,7 +4,9 @@
 // unavailable -> away, offline -> unavailable, with the status), and the
 // user's own XMPP presence becomes their Matrix presence (PUT
 // /presence/{userId}/status: available -> online, away -> unavailable, no
-// resource left -> offline), which ponte's polling then keeps.
+// resource left -> offline), which ponte's polling then keeps. Adding a
+// Matrix user to the roster opens the direct chat at once, named by the
+// user's profile.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
@@ -103,6 +105,35 @@ for (const [kind, start] of SERVERS) {
       hs.as(carol).presence('offline');
       const gone = await alice.waitFor((s) => s.is('presence') && bareOf(s.attrs.from) === contact && s.attrs.type === 'unavailable', 15_000);
       assert.ok(gone);
+    });
+
+    test('adding user%server to the roster opens the direct chat at once (m.direct), named by the profile; then reused; no such user: item-not-found', async () => {
+      hs.registerUser(`erin${tag}`, 'erin-secret', 'Erin Example');
+      const erin = `@erin${tag}:${HS}`;
+      const contact = userJid(`erin${tag}`);
+      await alice.send(xml('presence', { to: contact, type: 'subscribe' }));
+      await alice.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribed' && bareOf(s.attrs.from) === contact, 15_000);
+      const back = await alice.waitFor(subscribeFrom(contact), 15_000);
+      assert.equal(back.getChildText('nick', 'http://jabber.org/protocol/nick'), 'Erin Example');
+      await alice.send(xml('presence', { to: contact, type: 'subscribed' }));
+
+      const direct = await eventually(() => (hs.users.get(me)!.accountData.get('m.direct')?.content[erin] as string[] | undefined)?.[0], 'erin in m.direct');
+      const invite = hs.eventsOf(direct, 'm.room.member').find((e) => e.state_key === erin);
+      assert.deepEqual([invite?.content.membership, invite?.content.is_direct], ['invite', true]);
+      assert.equal(hs.eventsOf(direct, 'm.room.message').length, 0, 'opened before any message');
+
+      hs.as(erin).join(direct);
+      await alice.send(xml('message', { to: contact, type: 'chat' }, xml('body', {}, 'hi erin')));
+      await hs.waitForEvent(direct, (e) => e.content.body === 'hi erin', 10_000, 'the first message in the room opened by the subscription');
+      const invitedRooms = [...hs.rooms.values()].filter((room) => room.state.get(`m.room.member\u0000${erin}`) !== undefined);
+      assert.equal(invitedRooms.length, 1, 'one direct chat');
+
+      const nobody = userJid(`nobody${tag}`);
+      await alice.send(xml('presence', { to: nobody, type: 'subscribe' }));
+      const refused = await alice.waitFor((s) => s.is('presence') && bareOf(s.attrs.from) === nobody, 15_000);
+      assert.equal(refused.attrs.type, 'error', refused.toString());
+      assert.ok(refused.getChild('error')?.getChild('item-not-found', 'urn:ietf:params:xml:ns:xmpp-stanzas'), refused.toString());
+      assert.match(refused.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? '', /no Matrix user/);
     });
 
     test('her XMPP presence is her Matrix presence: away -> unavailable with the status, available -> online, gone -> offline', async () => {

@@ -20,7 +20,9 @@
 //   nick change sets the room-specific display name.
 // - A direct chat with a user reuses the first joined room of m.direct for
 //   them, else creates one (trusted_private_chat, is_direct) and records it
-//   in m.direct, as Element does.
+//   in m.direct, as Element does: at the first message, or as soon as the
+//   user adds the contact to their roster (the profile then names it; a
+//   user id without a profile is item-not-found).
 // - A revoked or expired access token (M_UNKNOWN_TOKEN, soft logout or not)
 //   stops the loop and tells the user, as the session state and as a
 //   message from the gateway, how to log in again (registration).
@@ -465,6 +467,21 @@ export class MatrixSession implements NetworkSession {
   async markDisplayed(to: NetworkAddress, upToId: string): Promise<void> {
     const roomId = await this.targetRoom(to);
     await this.call('sending a read receipt', () => this.api.receipt(roomId, upToId));
+  }
+
+  async addContact(contact: NetworkAddress): Promise<{ name?: string }> {
+    if (contact.kind !== 'contact') throw new GatewayError('item-not-found', `${contact.id} is not a Matrix user.`);
+    let profile: { displayname?: string } = {};
+    try {
+      profile = await this.api.profile(contact.id);
+    } catch (err) {
+      const error = toGatewayError(err, `reading the profile of ${contact.id}`);
+      if (error instanceof GatewayError && error.condition === 'item-not-found') throw new GatewayError('item-not-found', `There is no Matrix user ${contact.id} (the homeserver knows no profile for it).`);
+      // Another server's profile may be out of reach for a while: the direct chat can still be opened.
+      this.log.info({ err: error.message, contact: contact.id }, 'no profile for a new contact');
+    }
+    await this.directRoom(contact.id);
+    return profile.displayname ? { name: profile.displayname } : {};
   }
 
   async setPresence(presence: UserPresence | null): Promise<void> {
