@@ -145,4 +145,38 @@ describe('homeserver stand-in', () => {
       await wellKnown.stop();
     }
   });
+
+  test('lazy_load_members: a sync carries only the members of timeline senders (and the user); /state has them all', async () => {
+    const token = (await login('alice', 'alice-pw')).json.access_token as string;
+    const roomId = hs.as('@bob:localhost').createRoom({ alias: 'crowd' });
+    for (let i = 0; i < 30; i++) {
+      hs.registerUser(`crowd${i}`, 'pw');
+      hs.as(`@crowd${i}:localhost`).join(roomId);
+    }
+    await call('POST', `/_matrix/client/v3/join/${encodeURIComponent('#crowd:localhost')}`, token, {});
+    hs.as('@crowd7:localhost').say(roomId, 'hello crowd');
+    type Joined = { join: Record<string, { state: { events: Array<{ type: string; state_key?: string }> }; timeline: { events: Array<{ sender: string }> } }> };
+    const members = (room: Joined['join'][string]) => room.state.events.filter((e) => e.type === 'm.room.member').map((e) => e.state_key).sort();
+    const filter = (lazy: boolean) => encodeURIComponent(JSON.stringify({ room: { rooms: [roomId], state: { lazy_load_members: lazy }, timeline: { limit: 1 } } }));
+    const lazy = (await call('GET', `/_matrix/client/v3/sync?timeout=0&filter=${filter(true)}`, token)).json.rooms as Joined;
+    const room = lazy.join[roomId]!;
+    assert.deepEqual(room.timeline.events.map((e) => e.sender), ['@crowd7:localhost']);
+    assert.deepEqual(members(room), ['@alice:localhost', '@crowd7:localhost'], "the timeline sender's membership and the user's own, none of the 29 others");
+    const full = (await call('GET', `/_matrix/client/v3/sync?timeout=0&filter=${filter(false)}`, token)).json.rooms as Joined;
+    assert.equal(members(full.join[roomId]!).length, 32);
+    const state = await fetch(`${hs.url}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(((await state.json()) as Array<{ type: string }>).filter((e) => e.type === 'm.room.member').length, 32);
+  });
+
+  test('holdNext keeps a request waiting until released', async () => {
+    const token = (await login('alice', 'alice-pw')).json.access_token as string;
+    const hold = hs.holdNext({ method: 'GET', path: /\/account\/whoami$/ });
+    let answered = false;
+    const pending = call('GET', '/_matrix/client/v3/account/whoami', token).then((r) => ((answered = true), r));
+    await hold.held;
+    assert.equal((await call('GET', '/_matrix/client/versions')).status, 200, 'other requests go on');
+    assert.equal(answered, false);
+    hold.release();
+    assert.equal((await pending).json.user_id, '@alice:localhost');
+  });
 });

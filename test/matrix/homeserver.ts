@@ -7,7 +7,7 @@
 // The test acts as the other Matrix users through `homeserver.as(userId)`
 // (create rooms, send, react, invite, ...), which runs the same code as the
 // HTTP handlers, and steers failures with `failNext` (rate limits, ...),
-// `softLogout` and `revoke`.
+// `expireTokens`, and slowness with `holdNext`.
 //
 // Simplifications (not used by ponte, or not observable by it):
 // - One server name; no federation, no room versions beyond "10" (redactions
@@ -97,6 +97,15 @@ export class MatrixHttpError extends Error {
 const forbidden = (why: string) => new MatrixHttpError(403, 'M_FORBIDDEN', why);
 const notFound = (why: string) => new MatrixHttpError(404, 'M_NOT_FOUND', why);
 
+/** A request held back until the test releases it (a slow homeserver, deterministically). */
+interface Hold {
+  method?: string;
+  path: RegExp;
+  /** Called when a matching request arrived. */
+  arrived(): void;
+  released: Promise<void>;
+}
+
 /** What a test injects: the next request matching gets this error instead of its answer. */
 interface Failure {
   method?: string;
@@ -141,6 +150,7 @@ export class Homeserver {
   private readonly txns = new Map<string, unknown>();
   private readonly media = new Map<string, Media>();
   private readonly failures: Failure[] = [];
+  private readonly holds: Hold[] = [];
   /** Every request as "METHOD path" (no query), for assertions. */
   readonly requests: string[] = [];
   /** The body of every login request, for assertions (device names). */
@@ -213,6 +223,19 @@ export class Homeserver {
   /** The next `times` requests matching get `error` (e.g. M_LIMIT_EXCEEDED). */
   failNext(match: { method?: string; path: RegExp; afterHandling?: boolean }, error: MatrixHttpError, times = 1): void {
     this.failures.push({ ...match, error, times });
+  }
+
+  /**
+   * The next request matching waits (before it is handled) until the
+   * returned function is called; `held()` resolves once one is waiting.
+   */
+  holdNext(match: { method?: string; path: RegExp }): { held: Promise<void>; release(): void } {
+    let release!: () => void;
+    let arrived!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = new Promise<void>((resolve) => (arrived = resolve));
+    this.holds.push({ ...match, arrived, released });
+    return { held, release };
   }
 
   /** Acts as a Matrix user, through the same code as the HTTP API. */
@@ -468,6 +491,12 @@ export class Homeserver {
     this.requests.push(`${req.method} ${path}`);
     res.setHeader('Access-Control-Allow-Origin', '*');
     try {
+      const hold = this.holds.find((h) => h.path.test(path) && (!h.method || h.method === req.method));
+      if (hold) {
+        this.holds.splice(this.holds.indexOf(hold), 1);
+        hold.arrived();
+        await hold.released;
+      }
       const failure = this.failures.find((f) => f.path.test(path) && (!f.method || f.method === req.method));
       if (failure) {
         failure.times -= 1;
