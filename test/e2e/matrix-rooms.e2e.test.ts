@@ -126,6 +126,42 @@ for (const [kind, start] of SERVERS) {
       assert.equal(alice.pending().filter(configChange(room)).length, 0);
     });
 
+    test('a room with 2,000 members: joining it does not hold up the other rooms, and the whole occupant list arrives', async () => {
+      const MEMBERS = 2_000;
+      const crowdId = hs.as(bob).createRoom({ alias: `crowd${tag}` });
+      for (let i = 1; i < MEMBERS; i++) {
+        const id = hs.registerUser(`m${i}${tag}`, 'pw', `Member ${i}`);
+        hs.as(id).join(crowdId);
+      }
+      const quiet = roomJid(`quiet${tag}`);
+      const quietId = hs.as(bob).createRoom({ alias: `quiet${tag}` });
+      await joinRoom(alice, quiet, 'a');
+
+      // The homeserver is slow to answer the big room's state: the other room must not wait for it.
+      // (An encoded room id holds letters, digits and %: nothing a regular expression reads specially.)
+      const slow = hs.holdNext({ method: 'GET', path: new RegExp(`/rooms/${encodeURIComponent(crowdId)}/state$`) });
+      const crowd = roomJid(`crowd${tag}`);
+      await alice.send(xml('presence', { to: `${crowd}/a` }, xml('x', { xmlns: MUC })));
+      await slow.held;
+      hs.as(bob).say(quietId, 'meanwhile in the quiet room');
+      await alice.waitFor((s) => s.is('message') && s.attrs.from === `${quiet}/Bob` && s.getChildText('body') === 'meanwhile in the quiet room', 10_000);
+      assert.equal(alice.pending().filter((s) => s.is('presence') && bareOf(s.attrs.from) === crowd).length, 0, 'the big join is still waiting');
+      slow.release();
+
+      const occupants = new Set<string>();
+      for (;;) {
+        const el = await alice.waitFor((s) => bareOf(s.attrs.from) === crowd, 60_000);
+        assert.notEqual(el.attrs.type, 'error', el.toString());
+        if (el.is('presence') && !codes(el).includes(110)) occupants.add(el.attrs.from!);
+        if (el.is('message') && el.getChild('subject') && !el.getChild('body')) break;
+      }
+      assert.equal(occupants.size, MEMBERS);
+      assert.ok(occupants.has(`${crowd}/Member 1999`) && occupants.has(`${crowd}/Bob`));
+      // And the big room works like any other.
+      hs.as(`@m1234${tag}:${HS}`).say(crowdId, 'hello from the crowd');
+      await alice.waitFor((s) => s.is('message') && s.attrs.from === `${crowd}/Member 1234` && s.getChildText('body') === 'hello from the crowd', 10_000);
+    });
+
     test('an encrypted room: told once on joining and when a room becomes encrypted; messages go out unencrypted; encrypted ones noticed', async () => {
       const room = roomJid(`secret${tag}`);
       const roomId = hs.as(bob).createRoom({ alias: `secret${tag}` });

@@ -71,6 +71,8 @@ export class RoomView {
   typing = new Set<string>();
   /** Nicks as last reported, by user id. */
   private readonly shownNicks = new Map<string, string>();
+  /** How many joined or invited members have each base name: nick() is then O(1), also in rooms of thousands. */
+  private readonly nameCounts = new Map<string, number>();
 
   constructor(
     readonly roomId: string,
@@ -91,11 +93,16 @@ export class RoomView {
   nick(userId: string): string {
     const member = this.members.get(userId) ?? { userId, membership: 'leave' };
     const base = this.baseName(member);
-    let clashes = 0;
-    for (const other of this.members.values()) {
-      if (other.userId !== userId && (other.membership === 'join' || other.membership === 'invite') && this.baseName(other) === base) clashes += 1;
-    }
+    const clashes = (this.nameCounts.get(base) ?? 0) - (counts(member) ? 1 : 0);
     return clashes > 0 ? `${base} (${userId})` : base;
+  }
+
+  private countName(member: Member | undefined, delta: 1 | -1): void {
+    if (!member || !counts(member)) return;
+    const base = this.baseName(member);
+    const count = (this.nameCounts.get(base) ?? 0) + delta;
+    if (count > 0) this.nameCounts.set(base, count);
+    else this.nameCounts.delete(base);
   }
 
   userOfNick(nick: string): string | undefined {
@@ -129,11 +136,14 @@ export class RoomView {
     switch (event.type) {
       case 'm.room.member':
         if (event.state_key !== undefined) {
-          this.members.set(event.state_key, {
+          const member: Member = {
             userId: event.state_key,
             membership: String(content.membership ?? 'leave'),
             ...(typeof content.displayname === 'string' ? { displayname: content.displayname } : {}),
-          });
+          };
+          this.countName(this.members.get(event.state_key), -1);
+          this.members.set(event.state_key, member);
+          this.countName(member, 1);
         }
         break;
       case 'm.room.power_levels':
@@ -202,6 +212,11 @@ export class RoomView {
   ownReactions(target: string): Map<string, string> {
     return new Map(this.reactions.get(target)?.get(this.ownUserId) ?? []);
   }
+}
+
+/** Whether a member's name counts for disambiguation (as Element: joined and invited members). */
+function counts(member: Member): boolean {
+  return member.membership === 'join' || member.membership === 'invite';
 }
 
 /** Where events of a room go: a MUC room, or a one-to-one conversation with a contact (a DM room). */
