@@ -231,7 +231,8 @@ export interface NetworkSession {
   invite?(room: NetworkAddress, contact: NetworkAddress, reason?: string): Promise<void>;
   correct?(to: NetworkAddress, targetIds: string[], message: OutgoingMessage): Promise<SentReceipt>;
   retract?(to: NetworkAddress, targetIds: string[]): Promise<void>;
-  react?(to: NetworkAddress, targetId: string, emojis: string[]): Promise<void>;
+  /** `xmppId`: the id of the reactions stanza, when the client gave one (a resend of it must not react twice). */
+  react?(to: NetworkAddress, targetId: string, emojis: string[], xmppId?: string): Promise<void>;
   setChatState?(to: NetworkAddress, state: ChatState): Promise<void>;
   markDisplayed?(to: NetworkAddress, upToId: string): Promise<void>;
   roomInfo?(room: NetworkAddress): Promise<RoomInfo>;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
-import { startHomeserver, type Homeserver } from '../matrix/homeserver.js';
+import { MatrixHttpError, startHomeserver, type Homeserver } from '../matrix/homeserver.js';
 
 const MUC = 'http://jabber.org/protocol/muc';
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
@@ -19,6 +19,11 @@ const REGISTER = 'jabber:iq:register';
 const DATA = 'jabber:x:data';
 const VCARD = 'vcard-temp';
 const VCARD_UPDATE = 'vcard-temp:x:update';
+const SID = 'urn:xmpp:sid:0';
+const REPLY = 'urn:xmpp:reply:0';
+const REACTIONS = 'urn:xmpp:reactions:0';
+const CHATSTATES = 'http://jabber.org/protocol/chatstates';
+const MARKERS = 'urn:xmpp:chat-markers:0';
 const DOMAIN = 'matrix.localhost';
 const HS = 'localhost';
 
@@ -160,6 +165,82 @@ for (const [kind, start] of SERVERS) {
       // And the big room works like any other.
       hs.as(`@m1234${tag}:${HS}`).say(crowdId, 'hello from the crowd');
       await alice.waitFor((s) => s.is('message') && s.attrs.from === `${crowd}/Member 1234` && s.getChildText('body') === 'hello from the crowd', 10_000);
+    });
+
+    test('a reply from XMPP to a message in a thread stays in the thread; a resent reaction reacts once', async () => {
+      const room = roomJid(`threads${tag}`);
+      const roomId = hs.as(bob).createRoom({ alias: `threads${tag}` });
+      await joinRoom(alice, room, 'a');
+      const root = hs.as(bob).say(roomId, 'the root');
+      const inThread = hs.as(bob).send(roomId, {
+        msgtype: 'm.text',
+        body: 'in the thread',
+        'm.relates_to': { rel_type: 'm.thread', event_id: root, is_falling_back: true, 'm.in_reply_to': { event_id: root } },
+      });
+      const rootStanza = await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'the root', 10_000);
+      // (The XMPP side quotes the root as the reply's fallback.)
+      const threaded = await alice.waitFor((s) => s.is('message') && (s.getChildText('body') ?? '').endsWith('in the thread'), 10_000);
+      const threadedId = threaded.getChild('stanza-id', SID)!.attrs.id!;
+
+      await alice.send(xml('message', { to: room, type: 'groupchat', id: `t1${tag}` }, xml('body', {}, 'answer in the thread'), xml('reply', { xmlns: REPLY, to: `${room}/Bob`, id: threadedId })));
+      const answer = await hs.waitForEvent(roomId, (e) => e.content.body === 'answer in the thread', 10_000, 'the threaded answer');
+      assert.deepEqual(answer.content['m.relates_to'], { rel_type: 'm.thread', event_id: root, is_falling_back: false, 'm.in_reply_to': { event_id: inThread } });
+      // A reply to a message outside any thread stays a plain reply.
+      const rootId = rootStanza.getChild('stanza-id', SID)!.attrs.id!;
+      await alice.send(xml('message', { to: room, type: 'groupchat', id: `t2${tag}` }, xml('body', {}, 'plain answer'), xml('reply', { xmlns: REPLY, to: `${room}/Bob`, id: rootId })));
+      const plain = await hs.waitForEvent(roomId, (e) => e.content.body === 'plain answer', 10_000, 'the plain answer');
+      assert.deepEqual(plain.content['m.relates_to'], { 'm.in_reply_to': { event_id: root } });
+
+      // The homeserver stores the reaction but its answer is lost, and ponte's sync is held so that it does not
+      // learn of the reaction otherwise: only the txn id, the same for the client's resend (same id), avoids a second one.
+      const syncHeld = hs.holdNext({ method: 'GET', path: /\/sync$/ });
+      // A message ends the long poll in progress, if one is: the next poll is the one held.
+      hs.as(bob).say(roomId, 'wake the sync');
+      await syncHeld.held;
+      hs.failNext({ method: 'PUT', path: /\/send\/m\.reaction\//, afterHandling: true }, new MatrixHttpError(502, 'M_UNKNOWN', 'Bad Gateway'), 4);
+      const reaction = () => xml('message', { to: room, type: 'groupchat', id: `x1${tag}` }, xml('reactions', { xmlns: REACTIONS, id: threadedId }, xml('reaction', {}, '👀')));
+      await alice.send(reaction());
+      const bounced = await alice.waitFor((s) => s.is('message') && s.attrs.type === 'error' && s.attrs.id === `x1${tag}`, 20_000);
+      assert.ok(bounced);
+      await alice.send(reaction());
+      await alice.waitFor((s) => s.is('message') && s.attrs.id === `x1${tag}` && s.attrs.type === 'groupchat' && s.getChild('reactions', REACTIONS) !== undefined, 20_000);
+      const reactions = hs.eventsOf(roomId, 'm.reaction').filter((e) => e.sender === `@alice${tag}:${HS}`);
+      assert.equal(reactions.length, 1, 'one reaction on Matrix');
+      syncHeld.release();
+      await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'wake the sync', 10_000);
+    });
+
+    test('typing and read receipts in a direct chat, both ways', async () => {
+      hs.registerUser(`fay${tag}`, 'fay-secret', 'Fay');
+      const fay = `@fay${tag}:${HS}`;
+      const me = `@alice${tag}:${HS}`;
+      const contact = `fay${tag}%${HS}@${DOMAIN}`;
+      const dm = hs.as(fay).createRoom({ public: false, invite: [me], direct: true });
+      const end = Date.now() + 10_000;
+      while (hs.membership(dm, me) !== 'join' && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(hs.membership(dm, me), 'join');
+
+      const hello = hs.as(fay).say(dm, 'hello alice');
+      const incoming = await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === contact && s.getChildText('body') === 'hello alice', 10_000);
+      hs.as(fay).typing(dm, true);
+      await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === contact && s.getChild('composing', CHATSTATES) !== undefined, 10_000);
+      hs.as(fay).typing(dm, false);
+      await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === contact && s.getChild('paused', CHATSTATES) !== undefined, 10_000);
+
+      await alice.send(xml('message', { to: contact, type: 'chat' }, xml('composing', { xmlns: CHATSTATES })));
+      const typingUntil = Date.now() + 10_000;
+      while (!hs.rooms.get(dm)!.typing.has(me) && Date.now() < typingUntil) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(hs.rooms.get(dm)!.typing.has(me), 'alice typing in the direct chat');
+      await alice.send(xml('message', { to: contact, type: 'chat' }, xml('displayed', { xmlns: MARKERS, id: incoming.attrs.id! })));
+      const readUntil = Date.now() + 10_000;
+      while (!hs.rooms.get(dm)!.receipts.some((r) => r.userId === me && r.eventId === hello) && Date.now() < readUntil) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(hs.rooms.get(dm)!.receipts.some((r) => r.userId === me && r.eventId === hello && r.type === 'm.read'), 'alice read it');
+
+      await alice.send(xml('message', { to: contact, type: 'chat', id: `dm1${tag}` }, xml('body', {}, 'read this'), xml('markable', { xmlns: MARKERS })));
+      const mine = await hs.waitForEvent(dm, (e) => e.content.body === 'read this', 10_000, 'the message to fay');
+      hs.as(fay).read(dm, mine.event_id);
+      const displayed = await alice.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === contact && s.getChild('displayed', MARKERS) !== undefined, 10_000);
+      assert.equal(displayed.getChild('displayed', MARKERS)!.attrs.id, `dm1${tag}`);
     });
 
     test('an encrypted room: told once on joining and when a room becomes encrypted; messages go out unencrypted; encrypted ones noticed', async () => {

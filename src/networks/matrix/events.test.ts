@@ -115,6 +115,13 @@ test('typing starts and stops; only others\' read receipts count', () => {
 test('outgoing content: emote, reply, correction', () => {
   assert.deepEqual(contentFor({ xmppId: 'a', body: 'waves', action: true }), { msgtype: 'm.emote', body: 'waves' });
   assert.deepEqual(contentFor({ xmppId: 'a', body: 'yes', replyTo: { id: '$o' } }), { msgtype: 'm.text', body: 'yes', 'm.relates_to': { 'm.in_reply_to': { event_id: '$o' } } });
+  // A reply to a message in a thread stays in the thread (the spec's threads: is_falling_back false, the real target).
+  assert.deepEqual(contentFor({ xmppId: 'a', body: 'yes', replyTo: { id: '$o' } }, '$root'), {
+    msgtype: 'm.text',
+    body: 'yes',
+    'm.relates_to': { rel_type: 'm.thread', event_id: '$root', is_falling_back: false, 'm.in_reply_to': { event_id: '$o' } },
+  });
+  assert.deepEqual(contentFor({ xmppId: 'a', body: 'no reply' }, '$root'), { msgtype: 'm.text', body: 'no reply' });
   assert.deepEqual(correctionFor('$o', { xmppId: 'b', body: 'fixed' }), {
     msgtype: 'm.text',
     body: '* fixed',

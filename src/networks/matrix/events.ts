@@ -68,6 +68,8 @@ export class RoomView {
   private readonly reactionIndex = new Map<string, { target: string; sender: string; key: string }>();
   /** Senders of messages seen, event id -> sender (for redactions of messages). */
   readonly senders = new Map<string, string>();
+  /** Messages seen in a thread: event id -> the thread's root (a reply to one stays in the thread). */
+  readonly threads = new Map<string, string>();
   typing = new Set<string>();
   /** Nicks as last reported, by user id. */
   private readonly shownNicks = new Map<string, string>();
@@ -269,14 +271,27 @@ export function incomingFrom(event: RawEvent, content: Record<string, unknown>, 
   };
 }
 
-/** The m.room.message content for an outgoing message (text, /me, reply). */
-export function contentFor(message: OutgoingMessage): Record<string, unknown> {
+/** Remembers the thread of a message event, if it is in one. */
+export function noteThread(view: RoomView, event: RawEvent): void {
+  const relates = event.content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
+  if (relates?.rel_type === 'm.thread' && typeof relates.event_id === 'string') view.threads.set(event.event_id, relates.event_id);
+}
+
+/**
+ * The m.room.message content for an outgoing message (text, /me, reply). A
+ * reply to a message in a thread (`threadRoot`) stays in the thread: rel_type
+ * m.thread with the root, and the real reply target with is_falling_back
+ * false, as the spec's threads section has clients do.
+ */
+export function contentFor(message: OutgoingMessage, threadRoot?: string): Record<string, unknown> {
   const html = stylingToHtml(message.body);
+  const reply = message.replyTo ? { 'm.in_reply_to': { event_id: message.replyTo.id } } : undefined;
+  const relates = reply && threadRoot ? { rel_type: 'm.thread', event_id: threadRoot, is_falling_back: false, ...reply } : reply;
   return {
     msgtype: message.action ? 'm.emote' : 'm.text',
     body: message.body,
     ...(html ? { format: 'org.matrix.custom.html', formatted_body: html } : {}),
-    ...(message.replyTo ? { 'm.relates_to': { 'm.in_reply_to': { event_id: message.replyTo.id } } } : {}),
+    ...(relates ? { 'm.relates_to': relates } : {}),
   };
 }
 
@@ -319,6 +334,7 @@ export class EventMapper {
       case 'm.sticker': {
         if (Object.keys(event.content).length === 0) return; // redacted already
         view.senders.set(event.event_id, event.sender);
+        noteThread(view, event);
         const relates = event.content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
         if (relates?.rel_type === 'm.replace' && relates.event_id) {
           const newContent = (event.content['m.new_content'] as Record<string, unknown> | undefined) ?? event.content;

@@ -50,7 +50,7 @@ import type {
 } from '../types.js';
 import { contactAddress, roomAddress, splitMatrixId } from './addresses.js';
 import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type MatrixPresence, type RawEvent, type SyncResponse } from './client.js';
-import { contentFor, correctionFor, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
+import { contentFor, correctionFor, EventMapper, incomingFrom, noteThread, RoomView, type Conversation } from './events.js';
 import { fetchFile, mayFetch, msgtypeFor } from './media.js';
 import { txnIdFor } from './txn.js';
 
@@ -379,6 +379,7 @@ export class MatrixSession implements NetworkSession {
       const relates = event.content['m.relates_to'] as { rel_type?: string } | undefined;
       if (relates?.rel_type === 'm.replace') continue;
       view.senders.set(event.event_id, event.sender);
+      noteThread(view, event);
       out.push({ nick: view.nick(event.sender), message: incomingFrom(event, event.content, { sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc) => this.mediaUrl(mxc) }) });
     }
     return out;
@@ -411,7 +412,8 @@ export class MatrixSession implements NetworkSession {
     const text = [message.body, ...links.filter((url) => !message.body.includes(url))].filter((part) => part.trim() !== '').join('\n');
     const ids: string[] = [];
     if (text !== '' || uploads.length === 0) {
-      const content = contentFor({ ...message, body: text });
+      const threadRoot = message.replyTo ? this.view(roomId).threads.get(message.replyTo.id) : undefined;
+      const content = contentFor({ ...message, body: text }, threadRoot);
       ids.push(await this.call('sending', () => this.api.send(roomId, 'm.room.message', content, txnIdFor(roomId, message.xmppId))));
     }
     for (const [index, content] of uploads.entries()) {
@@ -440,7 +442,7 @@ export class MatrixSession implements NetworkSession {
     for (const id of targetIds) await this.call('retracting', () => this.api.redact(roomId, id, txnIdFor(roomId, id, 'r')));
   }
 
-  async react(to: NetworkAddress, targetId: string, emojis: string[]): Promise<void> {
+  async react(to: NetworkAddress, targetId: string, emojis: string[], xmppId?: string): Promise<void> {
     const roomId = await this.targetRoom(to);
     const view = this.view(roomId);
     const current = view.ownReactions(targetId);
@@ -448,7 +450,9 @@ export class MatrixSession implements NetworkSession {
     for (const key of wanted) {
       if (current.has(key)) continue;
       const content = { 'm.relates_to': { rel_type: 'm.annotation', event_id: targetId, key } };
-      const eventId = await this.call('reacting', () => this.api.send(roomId, 'm.reaction', content, txnIdFor(roomId, randomUUID(), 'a')));
+      // From the stanza's id and the emoji: a client's resend of the same reactions reuses the txn id, so it does not react twice.
+      const txnId = txnIdFor(roomId, `${xmppId ?? randomUUID()}\n${key}`, 'a');
+      const eventId = await this.call('reacting', () => this.api.send(roomId, 'm.reaction', content, txnId));
       view.addReaction(eventId, targetId, this.userId, key);
     }
     for (const [key, eventId] of current) {
