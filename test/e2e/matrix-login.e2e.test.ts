@@ -12,6 +12,10 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { SERVERS } from '../harness/gateway.js';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeSelfSignedCert } from '../harness/irc-server.js';
 import { freePort } from '../harness/ports.js';
 import { makeTestCa, type TestCa } from '../harness/tls.js';
 import { connectClient, xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
@@ -120,12 +124,17 @@ async function spawnPonte(server: XmppServer, ca: TestCa): Promise<PonteProcess>
 let hs: Homeserver;
 let ca: TestCa;
 let wellKnown: { url: string; stop(): Promise<void> };
+/** The same, with a self-signed certificate nobody trusts. */
+let untrusted: { url: string; stop(): Promise<void> };
 before(async () => {
   ca = await makeTestCa();
   hs = await startHomeserver();
   wellKnown = await startWellKnown(hs.url, { tls: { key: ca.key, cert: ca.cert } });
+  const self = await makeSelfSignedCert(await mkdtemp(join(tmpdir(), 'ponte-untrusted-')));
+  untrusted = await startWellKnown(hs.url, { tls: { key: await readFile(self.keyPath), cert: await readFile(self.certPath) } });
 });
 after(async () => {
+  await untrusted?.stop();
   await wellKnown?.stop();
   await hs?.stop();
 });
@@ -156,6 +165,12 @@ for (const [kind, start] of SERVERS) {
 
     test('a bare server name is resolved through its https .well-known; an access token logs in (single sign-on accounts)', async () => {
       assert.match(serverName(), /^localhost:\d+$/);
+      // A certificate ponte does not trust is said to be the reason, not "unreachable".
+      const refused = await alice.iqRaw(submit({ homeserver: new URL(untrusted.url).host, token: 'syt_whatever' }), 30_000);
+      assert.equal(refused.attrs.type, 'error', refused.toString());
+      assert.ok(refused.getChild('error')?.getChild('remote-server-not-found', 'urn:ietf:params:xml:ns:xmpp-stanzas'), refused.toString());
+      assert.match(refused.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? '', /TLS certificate is not accepted \(\w+/);
+
       const logins = hs.logins.length;
       const token = hs.issueToken(me, `SSO${tag}DEVICE`);
       await alice.iq(submit({ homeserver: serverName(), token }), 30_000);
