@@ -87,6 +87,12 @@ export interface Participant {
   status?: string;
 }
 
+/** The XMPP user's own presence (RFC 6121 show and status); no show: available. */
+export interface UserPresence {
+  show?: 'away' | 'xa' | 'dnd' | 'chat';
+  status?: string;
+}
+
 export interface Subject {
   text: string;
   /** Nick of who set it, if known. */
@@ -197,6 +203,12 @@ export interface EventSink {
   kicked(room: NetworkAddress, nick: string, by?: string, reason?: string): void;
   banned(room: NetworkAddress, nick: string, by?: string, reason?: string): void;
   subjectChanged(room: NetworkAddress, subject: Subject): void;
+  /**
+   * The room's name or avatar changed on the network: `name` is the new name
+   * ('' when it has none any more), `avatar` that roomInfo now tells another
+   * avatar (or none).
+   */
+  roomInfoChanged?(room: NetworkAddress, change: { name?: string; avatar?: boolean }): void;
   /** The user is no longer in the room for another reason (the server closed it, a forced part). */
   roomLeft(room: NetworkAddress, reason: string): void;
   invited(room: NetworkAddress, by: NetworkAddress | undefined, reason?: string, password?: string): void;
@@ -242,7 +254,8 @@ export interface NetworkSession {
   invite?(room: NetworkAddress, contact: NetworkAddress, reason?: string): Promise<void>;
   correct?(to: NetworkAddress, targetIds: string[], message: OutgoingMessage): Promise<SentReceipt>;
   retract?(to: NetworkAddress, targetIds: string[]): Promise<void>;
-  react?(to: NetworkAddress, targetId: string, emojis: string[]): Promise<void>;
+  /** `xmppId`: the id of the reactions stanza, when the client gave one (a resend of it must not react twice). */
+  react?(to: NetworkAddress, targetId: string, emojis: string[], xmppId?: string): Promise<void>;
   setChatState?(to: NetworkAddress, state: ChatState): Promise<void>;
   markDisplayed?(to: NetworkAddress, upToId: string): Promise<void>;
   roomInfo?(room: NetworkAddress): Promise<RoomInfo>;
@@ -256,6 +269,19 @@ export interface NetworkSession {
    * resource joining later finds it as it is now.
    */
   keepsRoom?(room: NetworkAddress): boolean;
+  /**
+   * The user's own presence as their XMPP resources show it (the most
+   * available one), or null once none is available: the session stays
+   * (bouncer-like), the network shows the user offline.
+   */
+  setPresence?(presence: UserPresence | null): Promise<void>;
+  /**
+   * The user asked to subscribe to `contact` (added it to their roster): the
+   * network prepares the conversation (Matrix opens or reuses the direct
+   * chat) and tells the contact's name. Throws GatewayError (item-not-found)
+   * when the network has no such contact.
+   */
+  addContact?(contact: NetworkAddress): Promise<{ name?: string }>;
   /** Drop and re-establish the connection(s). */
   reconnect?(): Promise<void>;
   /** The user's stored accounts changed (settings saved): use them from the next connection on. */

@@ -1,5 +1,6 @@
 // The pure parts of disco.ts: features from capabilities, the room
 // disco#info with its muc#roominfo form (compared as elements), and RSM paging.
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatewayError } from '../core/errors.js';
@@ -80,6 +81,7 @@ test('room disco#info: identity, muc_* features from RoomInfo, muc#roominfo form
     passwordProtected: true,
     moderated: false,
     public: true,
+    avatar: { data: Buffer.from('an image'), type: 'image/png' },
   });
   const features = [
     'http://jabber.org/protocol/disco#info',
@@ -107,9 +109,12 @@ test('room disco#info: identity, muc_* features from RoomInfo, muc#roominfo form
         'x',
         { xmlns: 'jabber:x:data', type: 'result' },
         xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, 'http://jabber.org/protocol/muc#roominfo')),
+        xml('field', { type: 'text-single', var: 'muc#roomconfig_roomname', label: 'Name' }, xml('value', {}, 'The Room')),
         xml('field', { type: 'text-single', var: 'muc#roominfo_description', label: 'Description' }, xml('value', {}, 'About things')),
         xml('field', { type: 'text-single', var: 'muc#roominfo_subject', label: 'Current subject' }, xml('value', {}, 'Today: things')),
         xml('field', { type: 'text-single', var: 'muc#roominfo_occupants', label: 'Number of occupants' }, xml('value', {}, '3')),
+        // XEP-0486: the hex SHA-1 of the avatar image.
+        xml('field', { type: 'text-multi', var: 'muc#roominfo_avatarhash', label: 'Avatar hash' }, xml('value', {}, createHash('sha1').update('an image').digest('hex'))),
       ),
     ),
   );

@@ -56,6 +56,7 @@ import { buildForm, type DataForm } from './forms.js';
 import { mamEnabled, MAM_FEATURES } from './mam.js';
 import { NS } from './namespaces.js';
 import { parseJid, xml, type Element } from './stanza.js';
+import { photoHash } from './vcard.js';
 
 /** The kinds of JID disco describes by features (occupants are described as contacts). */
 export type EntityKind = 'gateway' | 'server' | 'room' | 'contact';
@@ -172,6 +173,7 @@ export function roomDiscoInfo(network: Network, name: string, info: RoomInfo, op
   pair(info.public, 'muc_public', 'muc_hidden');
   features.add('muc_semianonymous');
   const roomInfoFields = [
+    info.name !== undefined && info.name !== '' && { var: 'muc#roomconfig_roomname', label: 'Name', type: 'text-single' as const, value: info.name },
     info.description !== undefined && { var: 'muc#roominfo_description', label: 'Description', type: 'text-single' as const, value: info.description },
     info.subject !== undefined && { var: 'muc#roominfo_subject', label: 'Current subject', type: 'text-single' as const, value: info.subject },
     info.occupants !== undefined && {
@@ -179,6 +181,13 @@ export function roomDiscoInfo(network: Network, name: string, info: RoomInfo, op
       label: 'Number of occupants',
       type: 'text-single' as const,
       value: String(info.occupants),
+    },
+    // XEP-0486: clients compare the hash with the one they have, and fetch the room's vCard when it differs.
+    info.avatar !== undefined && info.avatar.data.length > 0 && {
+      var: 'muc#roominfo_avatarhash',
+      label: 'Avatar hash',
+      type: 'text-multi' as const,
+      values: [photoHash(info.avatar.data)],
     },
   ].filter((field) => field !== false);
   return {

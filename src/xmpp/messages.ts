@@ -509,7 +509,7 @@ async function reactFromUser(
   if (!target || target.networkIds.length === 0) {
     throw new GatewayError('item-not-found', 'The gateway does not know the message you reacted to (too old, or not sent through it).');
   }
-  await call(address, target.networkIds[0]!, reactions.emojis);
+  await call(address, target.networkIds[0]!, reactions.emojis, parsed.id);
   const id = parsed.id ?? randomUUID();
   const content: MessageContent = { reactions, store: true, ...(parsed.originId ? { originId: parsed.originId } : {}) };
   const entry = await archive(context, conversation, { outgoing: true, nick: conversation.room?.nick, xmppId: id, originId: parsed.originId, content });

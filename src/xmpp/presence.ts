@@ -18,8 +18,11 @@
 // Presence is pushed (state changes, contact presence) only to users
 // subscribed to the entity, at their bare JID (the server fans it out to
 // their available resources). A contact subscription needs the network's
-// 'contacts' capability (else feature-not-implemented); it is accepted
-// without asking the network (networks have no "add contact" call yet).
+// 'contacts' capability (else feature-not-implemented); where the network
+// has addContact, the user's session (opened if the user has an account)
+// is told first: it gives the contact's name (the roster item's, and the
+// nick of the subscription back), and its refusal (no such user) is the
+// answer to the request.
 //
 // The gateway's presence per user (and that of network server JIDs):
 //   session online         available
@@ -43,8 +46,9 @@
 // sent again, except to answer a probe or a subscription.
 //
 // Auto-login: the first available presence of a user (any of the user's
-// resources, to any JID of a gateway) opens the session of a user who has
-// an account on that network (core.openSession) - the user's server sends it
+// resources, to any JID of a gateway), or any while no session is open and
+// no login failed since, opens the session of a user who has an account on
+// that network (core.openSession) - the user's server sends it
 // at login once the gateway is subscribed to the user, or forwards it under
 // XEP-0356 presence permission - and (re)sends the gateway's presence. When
 // the last resource goes unavailable, nothing happens: sessions stay
@@ -52,6 +56,12 @@
 // keep history flowing.
 // At start, the gateway probes every user it is subscribed to: after a
 // restart, the online ones answer and are logged in again.
+// The user's own presence goes to the network (NetworkSession.setPresence,
+// where the network has it): the most available of the user's resources
+// (chat, available, away, dnd, xa in that order) with its status, and null
+// once the last resource is gone; each change once, and the current one when
+// a session opens. Nothing is sent while no resource of the user is known:
+// not knowing is not offline.
 // Presence broadcasts to a gateway domain from someone who may not use it
 // (what XEP-0356 presence permission forwards: other users, their contacts,
 // our own presences to users) are ignored, not bounced with `forbidden`.
@@ -73,7 +83,7 @@ import type { GatewayDomain } from '../core/core.js';
 import { bareJid } from '../core/access.js';
 import { GatewayError } from '../core/errors.js';
 import type { Session } from '../core/sessions.js';
-import type { NetworkAddress } from '../networks/types.js';
+import type { NetworkAddress, UserPresence } from '../networks/types.js';
 import type { RosterEntity, RosterItem } from '../store/repositories/roster.js';
 import type { Target } from './addressing.js';
 import { capsElement, serverCapsElement } from './caps.js';
@@ -187,6 +197,10 @@ class PresenceModule {
   private readonly iqs: IqRequests;
   /** Available resources (full JIDs) per gateway and user. */
   private readonly resources = new Map<string, Set<string>>();
+  /** The show and status of each available resource (or bare JID) per gateway and user. */
+  private readonly userPresences = new Map<string, Map<string, UserPresence>>();
+  /** The user presence last given to each session (JSON), so that a change is sent once. */
+  private readonly presenceGiven = new WeakMap<Session, string>();
   /** The network's last word on each contact's presence, per gateway and user. */
   private readonly contacts = new Map<string, Map<string, ShownPresence>>();
   /** Contact JIDs shown available to the user, per gateway and user (to withdraw when the session ends). */
@@ -277,10 +291,9 @@ class PresenceModule {
       case 'probe':
         return this.onProbe(target, user, stanza.from);
       case 'available':
-        return this.onUserAvailable(gateway, stanza.from);
+        return this.onUserAvailable(gateway, stanza.from, userPresenceOf(stanza.stanza));
       case 'unavailable':
-        this.onUserUnavailable(gateway, stanza.from);
-        return;
+        return this.onUserUnavailable(gateway, stanza.from);
       case 'error':
         // Our presence bounced (no such user, blocked...): nothing to answer (RFC 6120 §8.3.1).
         this.context.log.debug({ from: stanza.from, to: stanza.to }, 'presence error received');
@@ -305,11 +318,23 @@ class PresenceModule {
     if (target.kind === 'contact' && !gateway.network.capabilities.has('contacts')) {
       throw new GatewayError('feature-not-implemented', `${gateway.network.displayName} has no contacts to subscribe to.`);
     }
-    const item = await this.context.store.roster.update(user, gateway.name, entityOf(target), { userSees: true });
+    const name = target.kind === 'contact' ? await this.contactOnNetwork(gateway, user, target.address) : undefined;
+    const item = await this.context.store.roster.update(user, gateway.name, entityOf(target), { userSees: true, ...(name ? { name } : {}) });
     await this.send(presenceStanza({ from: target.bare, to: user, type: 'subscribed' }));
     await this.sendEntityPresence(target, user, { force: true });
     const nick = target.kind === 'gateway' ? gateway.network.displayName : (item.name ?? undefined);
     await this.askBack(target.bare, user, gateway, item, nick);
+  }
+
+  /** Tells the network the user added a contact (where it can be told); returns the contact's name, if it has one. */
+  private async contactOnNetwork(gateway: GatewayDomain, user: string, address: NetworkAddress): Promise<string | undefined> {
+    let session = this.context.core.session(gateway, user);
+    if (!session?.loggedIn) {
+      await this.autoLogin(gateway, user);
+      session = this.context.core.session(gateway, user);
+    }
+    if (!session?.loggedIn || !session.remote.addContact) return undefined;
+    return (await session.remote.addContact(address)).name;
   }
 
   /** The entity asks for the user's presence in return, once. */
@@ -330,8 +355,14 @@ class PresenceModule {
     await this.sendEntityPresence(target, prober, { force: true });
   }
 
-  private async onUserAvailable(gateway: GatewayDomain, from: string): Promise<void> {
+  private async onUserAvailable(gateway: GatewayDomain, from: string, presence: UserPresence): Promise<void> {
     const key = PresenceModule.userKey(gateway, from);
+    let presences = this.userPresences.get(key);
+    if (!presences) {
+      presences = new Map();
+      this.userPresences.set(key, presences);
+    }
+    presences.set(from, presence);
     let resources = this.resources.get(key);
     const firstResource = !resources || resources.size === 0;
     if (!resources) {
@@ -339,21 +370,54 @@ class PresenceModule {
       this.resources.set(key, resources);
     }
     if (from.includes('/')) resources.add(from);
-    if (!firstResource) return;
     const user = bareJid(from);
-    await this.autoLogin(gateway, user);
-    // Usually the user's server probed us already; after a restart of ponte nobody did.
-    await this.broadcastGatewayState(gateway, user);
+    // Also a user who registered while online (the answer to the gateway's probe or to its subscription
+    // comes from a resource already known): logged in once no session is open and no login failed.
+    const loginPending = !this.context.core.session(gateway, user) && !this.lastFailure.has(key);
+    if (firstResource || loginPending) {
+      await this.autoLogin(gateway, user);
+      // Usually the user's server probed us already; after a restart of ponte nobody did.
+      await this.broadcastGatewayState(gateway, user);
+    }
+    await this.giveUserPresence(gateway, user);
   }
 
-  private onUserUnavailable(gateway: GatewayDomain, from: string): void {
+  private async onUserUnavailable(gateway: GatewayDomain, from: string): Promise<void> {
     const key = PresenceModule.userKey(gateway, from);
+    const presences = this.userPresences.get(key);
+    if (from.includes('/')) {
+      presences?.delete(from);
+      presences?.delete(bareJid(from));
+    } else {
+      presences?.clear();
+    }
     const resources = this.resources.get(key);
-    if (!resources) return;
-    if (from.includes('/')) resources.delete(from);
-    else resources.clear();
-    // The last resource left: the session stays (see the top of this file).
-    if (resources.size === 0) this.resources.delete(key);
+    if (resources) {
+      if (from.includes('/')) resources.delete(from);
+      else resources.clear();
+      // The last resource left: the session stays (see the top of this file).
+      if (resources.size === 0) this.resources.delete(key);
+    }
+    if (presences) await this.giveUserPresence(gateway, bareJid(from));
+    if (presences?.size === 0) this.userPresences.delete(key);
+  }
+
+  /** Tells the user's session their presence (the most available resource's), if it changed and is known. */
+  private async giveUserPresence(gateway: GatewayDomain, user: string): Promise<void> {
+    const session = this.context.core.session(gateway, user);
+    if (!session?.loggedIn || !session.remote.setPresence) return;
+    const presences = this.userPresences.get(PresenceModule.userKey(gateway, user));
+    if (!presences) return; // nothing known yet
+    const presence = mostAvailable([...presences.values()]);
+    const given = JSON.stringify(presence);
+    if (this.presenceGiven.get(session) === given) return;
+    this.presenceGiven.set(session, given);
+    try {
+      await session.remote.setPresence(presence);
+    } catch (err) {
+      this.presenceGiven.delete(session);
+      this.context.log.info({ user, network: gateway.name, err: (err as Error).message }, 'the user presence did not reach the network');
+    }
   }
 
   /** Opens the session of a registered user who came online, if none is open. */
@@ -471,6 +535,7 @@ class PresenceModule {
     if (!gateway) return;
     this.lastFailure.delete(PresenceModule.userKey(gateway, session.userJid));
     await this.broadcastGatewayState(gateway, session.userJid, session);
+    await this.giveUserPresence(gateway, session.userJid);
   }
 
   async sessionClosed(session: Session, reason: string): Promise<void> {
@@ -627,6 +692,9 @@ class PresenceModule {
       // The user's server probes on the next login; until then, tell what is known now.
       if (offer.entity.kind === 'gateway') {
         await this.broadcastGatewayState(gateway, user);
+        // A pushed subscription comes without the user's presence (an approval would bring it,
+        // RFC 6121 §3.1.5): ask for it, so that the session opens and the network learns it now.
+        await this.send(presenceStanza({ from: gateway.domain, to: user, type: 'probe' }));
       } else {
         const shown = this.contacts.get(PresenceModule.userKey(gateway, user))?.get(offer.entity.id);
         if (shown) await this.sendShown(gateway, offer.jid, user, shown, capsElement(gateway, 'contact'), { force: true, contact: true });
@@ -686,6 +754,26 @@ class PresenceModule {
       this.context.log.debug({ err: (err as Error).message, to: element.attrs.to }, 'presence not sent');
     }
   }
+}
+
+const SHOWS = ['chat', 'away', 'xa', 'dnd'] as const;
+/** Most available first: what the network shows of a user with several resources. */
+const AVAILABILITY: ReadonlyArray<UserPresence['show']> = ['chat', undefined, 'away', 'dnd', 'xa'];
+
+/** The show (RFC 6121 §4.7.2.1; anything else counts as available) and status of an available presence. */
+function userPresenceOf(stanza: Element): UserPresence {
+  const showText = stanza.getChildText('show')?.trim();
+  const show = SHOWS.find((known) => known === showText);
+  const status = stanza.getChildText('status')?.trim();
+  return { ...(show ? { show } : {}), ...(status ? { status } : {}) };
+}
+
+function mostAvailable(presences: UserPresence[]): UserPresence | null {
+  let best: UserPresence | null = null;
+  for (const presence of presences) {
+    if (!best || AVAILABILITY.indexOf(presence.show) < AVAILABILITY.indexOf(best.show)) best = presence;
+  }
+  return best;
 }
 
 function entityOf(target: EntityTarget): RosterEntity {

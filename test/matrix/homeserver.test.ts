@@ -2,7 +2,8 @@
 // error codes, since tokens, transaction-id idempotency, both media paths.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Homeserver, MatrixHttpError, startHomeserver } from './homeserver.js';
+import { Homeserver, MatrixHttpError, startHomeserver, startWellKnown } from './homeserver.js';
+import { makeTestCa } from '../harness/tls.js';
 
 let hs: Homeserver;
 before(async () => {
@@ -134,5 +135,85 @@ describe('homeserver stand-in', () => {
     } finally {
       await old.stop();
     }
+  });
+
+  test("presence: PUT sets it, others see it in m.presence; /sync's set_presence marks the poller (offline: not at all)", async () => {
+    hs.registerUser('pres', 'pres-pw');
+    const token = (await login('pres', 'pres-pw')).json.access_token as string;
+    const bobToken = (await login('bob', 'bob-pw')).json.access_token as string;
+    const roomId = hs.as('@bob:localhost').createRoom({ alias: 'presence' });
+    hs.as('@pres:localhost').join(roomId);
+    const status = async () => (await call('GET', '/_matrix/client/v3/presence/%40pres%3Alocalhost/status', bobToken)).json;
+    await call('GET', '/_matrix/client/v3/sync?timeout=0&set_presence=offline', token);
+    assert.equal((await status()).presence, 'offline');
+    await call('GET', '/_matrix/client/v3/sync?timeout=0&set_presence=unavailable', token);
+    assert.equal((await status()).presence, 'unavailable');
+    await call('GET', '/_matrix/client/v3/sync?timeout=0', token);
+    assert.equal((await status()).presence, 'online');
+    const bad = await call('GET', '/_matrix/client/v3/sync?timeout=0&set_presence=busy', token);
+    assert.deepEqual([bad.status, bad.json.errcode], [400, 'M_INVALID_PARAM']);
+    const bobSince = (await call('GET', '/_matrix/client/v3/sync?timeout=0&set_presence=offline', bobToken)).json.next_batch as string;
+    assert.equal((await call('PUT', '/_matrix/client/v3/presence/%40pres%3Alocalhost/status', token, { presence: 'unavailable', status_msg: 'lunch' })).status, 200);
+    const others = await call('PUT', '/_matrix/client/v3/presence/%40bob%3Alocalhost/status', token, { presence: 'online' });
+    assert.deepEqual([others.status, others.json.errcode], [403, 'M_FORBIDDEN']);
+    const seen = await call('GET', `/_matrix/client/v3/sync?timeout=1000&set_presence=offline&since=${bobSince}`, bobToken);
+    const events = (seen.json.presence as { events: Array<{ sender: string; content: { presence: string; status_msg?: string } }> }).events;
+    assert.deepEqual(events.filter((e) => e.sender === '@pres:localhost').map((e) => [e.content.presence, e.content.status_msg]), [['unavailable', 'lunch']]);
+  });
+
+  test('a server name delegates through .well-known over HTTPS with a certificate of a test CA', async () => {
+    const ca = await makeTestCa();
+    const wellKnown = await startWellKnown(hs.url, { tls: { key: ca.key, cert: ca.cert } });
+    try {
+      assert.match(wellKnown.url, /^https:\/\/localhost:\d+$/);
+      const { readFile } = await import('node:fs/promises');
+      const { get } = await import('node:https');
+      const caPem = await readFile(ca.caPath);
+      const body = await new Promise<string>((resolve, reject) => {
+        get(`${wellKnown.url}/.well-known/matrix/client`, { ca: caPem }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve(text));
+        }).on('error', reject);
+      });
+      assert.deepEqual(JSON.parse(body), { 'm.homeserver': { base_url: hs.url } });
+      await assert.rejects(fetch(`${wellKnown.url}/.well-known/matrix/client`), 'without the CA the certificate is not trusted');
+    } finally {
+      await wellKnown.stop();
+    }
+  });
+
+  test('lazy_load_members: a sync carries only the members of timeline senders (and the user); /state has them all', async () => {
+    const token = (await login('alice', 'alice-pw')).json.access_token as string;
+    const roomId = hs.as('@bob:localhost').createRoom({ alias: 'crowd' });
+    for (let i = 0; i < 30; i++) {
+      hs.registerUser(`crowd${i}`, 'pw');
+      hs.as(`@crowd${i}:localhost`).join(roomId);
+    }
+    await call('POST', `/_matrix/client/v3/join/${encodeURIComponent('#crowd:localhost')}`, token, {});
+    hs.as('@crowd7:localhost').say(roomId, 'hello crowd');
+    type Joined = { join: Record<string, { state: { events: Array<{ type: string; state_key?: string }> }; timeline: { events: Array<{ sender: string }> } }> };
+    const members = (room: Joined['join'][string]) => room.state.events.filter((e) => e.type === 'm.room.member').map((e) => e.state_key).sort();
+    const filter = (lazy: boolean) => encodeURIComponent(JSON.stringify({ room: { rooms: [roomId], state: { lazy_load_members: lazy }, timeline: { limit: 1 } } }));
+    const lazy = (await call('GET', `/_matrix/client/v3/sync?timeout=0&filter=${filter(true)}`, token)).json.rooms as Joined;
+    const room = lazy.join[roomId]!;
+    assert.deepEqual(room.timeline.events.map((e) => e.sender), ['@crowd7:localhost']);
+    assert.deepEqual(members(room), ['@alice:localhost', '@crowd7:localhost'], "the timeline sender's membership and the user's own, none of the 29 others");
+    const full = (await call('GET', `/_matrix/client/v3/sync?timeout=0&filter=${filter(false)}`, token)).json.rooms as Joined;
+    assert.equal(members(full.join[roomId]!).length, 32);
+    const state = await fetch(`${hs.url}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(((await state.json()) as Array<{ type: string }>).filter((e) => e.type === 'm.room.member').length, 32);
+  });
+
+  test('holdNext keeps a request waiting until released', async () => {
+    const token = (await login('alice', 'alice-pw')).json.access_token as string;
+    const hold = hs.holdNext({ method: 'GET', path: /\/account\/whoami$/ });
+    let answered = false;
+    const pending = call('GET', '/_matrix/client/v3/account/whoami', token).then((r) => ((answered = true), r));
+    await hold.held;
+    assert.equal((await call('GET', '/_matrix/client/versions')).status, 200, 'other requests go on');
+    assert.equal(answered, false);
+    hold.release();
+    assert.equal((await pending).json.user_id, '@alice:localhost');
   });
 });

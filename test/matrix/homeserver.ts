@@ -7,7 +7,7 @@
 // The test acts as the other Matrix users through `homeserver.as(userId)`
 // (create rooms, send, react, invite, ...), which runs the same code as the
 // HTTP handlers, and steers failures with `failNext` (rate limits, ...),
-// `softLogout` and `revoke`.
+// `expireTokens`, and slowness with `holdNext`.
 //
 // Simplifications (not used by ponte, or not observable by it):
 // - One server name; no federation, no room versions beyond "10" (redactions
@@ -16,6 +16,8 @@
 // - One global stream counter orders everything; since tokens are "s<n>".
 // - Filters: only `room.timeline.limit`, `room.state.lazy_load_members` and
 //   `room.rooms` are honoured (inline JSON or a stored filter id).
+// - Presence: PUT /presence sets it; /sync's set_presence (default online)
+//   marks the polling user; nobody goes offline by a timeout.
 // - Upload is only on /_matrix/media/v3/upload (the spec has no v1 upload).
 //   Download behaves as a current homeserver that froze unauthenticated
 //   media (spec v1.11, as Synapse does): /_matrix/client/v1/media needs the
@@ -26,6 +28,7 @@
 //   (M_UNRECOGNIZED) and v3 serves files without a token.
 import { createServer, type IncomingMessage as HttpRequest, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 
@@ -99,6 +102,15 @@ export class MatrixHttpError extends Error {
 const forbidden = (why: string) => new MatrixHttpError(403, 'M_FORBIDDEN', why);
 const notFound = (why: string) => new MatrixHttpError(404, 'M_NOT_FOUND', why);
 
+/** A request held back until the test releases it (a slow homeserver, deterministically). */
+interface Hold {
+  method?: string;
+  path: RegExp;
+  /** Called when a matching request arrived. */
+  arrived(): void;
+  released: Promise<void>;
+}
+
 /** What a test injects: the next request matching gets this error instead of its answer. */
 interface Failure {
   method?: string;
@@ -149,6 +161,7 @@ export class Homeserver {
   private readonly txns = new Map<string, unknown>();
   private readonly media = new Map<string, Media>();
   private readonly failures: Failure[] = [];
+  private readonly holds: Hold[] = [];
   /** Every request as "METHOD path" (no query), for assertions. */
   readonly requests: string[] = [];
   /** The body of every login request, for assertions (device names). */
@@ -222,6 +235,19 @@ export class Homeserver {
   /** The next `times` requests matching get `error` (e.g. M_LIMIT_EXCEEDED). */
   failNext(match: { method?: string; path: RegExp; afterHandling?: boolean }, error: MatrixHttpError, times = 1): void {
     this.failures.push({ ...match, error, times });
+  }
+
+  /**
+   * The next request matching waits (before it is handled) until the
+   * returned function is called; `held()` resolves once one is waiting.
+   */
+  holdNext(match: { method?: string; path: RegExp }): { held: Promise<void>; release(): void } {
+    let release!: () => void;
+    let arrived!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = new Promise<void>((resolve) => (arrived = resolve));
+    this.holds.push({ ...match, arrived, released });
+    return { held, release };
   }
 
   /** Acts as a Matrix user, through the same code as the HTTP API. */
@@ -483,6 +509,12 @@ export class Homeserver {
     this.requests.push(`${req.method} ${path}`);
     res.setHeader('Access-Control-Allow-Origin', '*');
     try {
+      const hold = this.holds.find((h) => h.path.test(path) && (!h.method || h.method === req.method));
+      if (hold) {
+        this.holds.splice(this.holds.indexOf(hold), 1);
+        hold.arrived();
+        await hold.released;
+      }
       const failure = this.failures.find((f) => f.path.test(path) && (!f.method || f.method === req.method));
       if (failure) {
         failure.times -= 1;
@@ -827,6 +859,11 @@ export class Homeserver {
     }
     const timeout = Math.min(Number(url.searchParams.get('timeout') ?? '0') || 0, 30_000);
     const filter = this.filterOf(userId, url);
+    // Polling marks the user online unless set_presence says otherwise ("offline": not marked at all).
+    const setPresence = url.searchParams.get('set_presence') ?? 'online';
+    if (!['online', 'offline', 'unavailable'].includes(setPresence)) throw new MatrixHttpError(400, 'M_INVALID_PARAM', 'set_presence must be online, offline or unavailable');
+    const user = this.users.get(userId)!;
+    if (setPresence !== 'offline' && user.presence.presence !== setPresence) this.setPresence(userId, setPresence, user.presence.status_msg);
     const end = Date.now() + timeout;
     for (;;) {
       // The token may have been expired while waiting.
@@ -1146,16 +1183,22 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** A delegating server: only /.well-known/matrix/client, pointing at `baseUrl` (as example.org points at matrix.example.org). */
-export async function startWellKnown(baseUrl: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = createServer((req, res) => {
+/**
+ * A delegating server: only /.well-known/matrix/client, pointing at `baseUrl`
+ * (as example.org points at matrix.example.org). With `tls` it serves HTTPS,
+ * as the spec requires for a server name's .well-known; `url` then names it
+ * as https://localhost:PORT.
+ */
+export async function startWellKnown(baseUrl: string, options: { tls?: { key: Buffer; cert: Buffer } } = {}): Promise<{ url: string; stop(): Promise<void> }> {
+  const answer = (req: HttpRequest, res: ServerResponse) => {
     if (req.method === 'GET' && req.url === '/.well-known/matrix/client') sendJson(res, 200, { 'm.homeserver': { base_url: baseUrl } });
     else sendJson(res, 404, { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' });
-  });
+  };
+  const server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, answer) : createServer(answer);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: options.tls ? `https://localhost:${port}` : `http://127.0.0.1:${port}`,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -50,6 +50,9 @@ export interface SyncRoom {
   account_data?: { events?: Array<{ type: string; content: Record<string, unknown> }> };
 }
 
+/** The spec's presence states (m.presence, PUT /presence, /sync set_presence). */
+export type MatrixPresence = 'online' | 'offline' | 'unavailable';
+
 export interface SyncResponse {
   next_batch: string;
   rooms?: {
@@ -202,9 +205,10 @@ export class MatrixApi {
     return this.request(Method.Get, '/account/whoami', 'checking the access token');
   }
 
-  sync(since: string | undefined, filter: string, timeoutMs: number, signal: AbortSignal): Promise<SyncResponse> {
+  /** `setPresence`: what polling marks the user as (the spec's set_presence; "offline": not marked online by polling). */
+  sync(since: string | undefined, filter: string, timeoutMs: number, signal: AbortSignal, setPresence: MatrixPresence = 'online'): Promise<SyncResponse> {
     return this.request(Method.Get, '/sync', 'syncing', {
-      query: { filter, timeout: String(timeoutMs), ...(since ? { since } : {}) },
+      query: { filter, timeout: String(timeoutMs), set_presence: setPresence, ...(since ? { since } : {}) },
       timeoutMs: timeoutMs + 30_000,
       signal,
     });
@@ -332,7 +336,7 @@ export class MatrixApi {
     await this.request(Method.Put, `/user/${encodeURIComponent(userId)}/account_data/${encodeURIComponent(type)}`, `saving ${type}`, { body: content });
   }
 
-  async setPresence(userId: string, presence: 'online' | 'offline' | 'unavailable', statusMsg?: string): Promise<void> {
+  async setPresence(userId: string, presence: MatrixPresence, statusMsg?: string): Promise<void> {
     await this.request(Method.Put, `/presence/${encodeURIComponent(userId)}/status`, 'setting presence', {
       body: { presence, ...(statusMsg ? { status_msg: statusMsg } : {}) },
     });

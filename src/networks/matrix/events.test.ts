@@ -45,6 +45,26 @@ test('a second member with the same display name disambiguates both, and the cla
   assert.deepEqual(calls.map((c) => c.slice(0, 3)), [['participantLeft', room.address, 'Bob (@bob2:x)'], ['nickChanged', room.address, 'Bob (@bob:x)']]);
 });
 
+test('name clashes counted per display name: renames, invitations and the localpart fallback, in a room of 2,000', () => {
+  const view = new RoomView('!big:x', ME);
+  for (let i = 0; i < 2000; i++) view.applyState(member(`@m${i}:x`, 'join', `Member ${i}`));
+  assert.equal(view.nick('@m7:x'), 'Member 7');
+  view.applyState(member('@m8:x', 'join', 'Member 7'));
+  assert.deepEqual([view.nick('@m7:x'), view.nick('@m8:x')], ['Member 7 (@m7:x)', 'Member 7 (@m8:x)']);
+  view.applyState(member('@m8:x', 'join', 'Member 8'));
+  assert.deepEqual([view.nick('@m7:x'), view.nick('@m8:x')], ['Member 7', 'Member 8']);
+  // An invited member counts (as Element shows it); one who left does not.
+  view.applyState(member('@other:x', 'invite', 'Member 9', '@m1:x'));
+  assert.equal(view.nick('@m9:x'), 'Member 9 (@m9:x)');
+  view.applyState(member('@other:x', 'leave', 'Member 9'));
+  assert.equal(view.nick('@m9:x'), 'Member 9');
+  // No display name: the localpart, which may clash with a display name too.
+  view.applyState(member('@m3:x', 'join', 'm4'));
+  view.applyState(member('@m4:x', 'join'));
+  assert.deepEqual([view.nick('@m3:x'), view.nick('@m4:x')], ['m4 (@m3:x)', 'm4 (@m4:x)']);
+  assert.equal(view.userOfNick('m4 (@m4:x)'), '@m4:x');
+});
+
 test('roles from power levels; a change of level is reported', () => {
   const { view, mapper, room, calls } = setup();
   assert.deepEqual(view.roleOf('@bob:x'), { role: 'moderator', affiliation: 'owner' });
@@ -95,6 +115,13 @@ test('typing starts and stops; only others\' read receipts count', () => {
 test('outgoing content: emote, reply, correction', () => {
   assert.deepEqual(contentFor({ xmppId: 'a', body: 'waves', action: true }), { msgtype: 'm.emote', body: 'waves' });
   assert.deepEqual(contentFor({ xmppId: 'a', body: 'yes', replyTo: { id: '$o' } }), { msgtype: 'm.text', body: 'yes', 'm.relates_to': { 'm.in_reply_to': { event_id: '$o' } } });
+  // A reply to a message in a thread stays in the thread (the spec's threads: is_falling_back false, the real target).
+  assert.deepEqual(contentFor({ xmppId: 'a', body: 'yes', replyTo: { id: '$o' } }, '$root'), {
+    msgtype: 'm.text',
+    body: 'yes',
+    'm.relates_to': { rel_type: 'm.thread', event_id: '$root', is_falling_back: false, 'm.in_reply_to': { event_id: '$o' } },
+  });
+  assert.deepEqual(contentFor({ xmppId: 'a', body: 'no reply' }, '$root'), { msgtype: 'm.text', body: 'no reply' });
   assert.deepEqual(correctionFor('$o', { xmppId: 'b', body: 'fixed' }), {
     msgtype: 'm.text',
     body: '* fixed',

@@ -18,18 +18,29 @@
 //   starts "composing". Only m.read receipts of others become displayed
 //   markers.
 // - Encrypted events (m.room.encrypted) that ponte cannot read become a
-//   notice in the conversation saying so, never silence.
+//   notice in the conversation saying so, never silence. An encrypted room
+//   (m.room.encryption) is told once per join, when it becomes encrypted,
+//   or, for a direct chat, at the first message written there: the user's
+//   messages go on, unencrypted (as Element shows them, with a warning;
+//   refusing to send would make Element's encrypted-by-default DMs useless).
 // - Threads (m.thread) become XEP-0461 replies to the thread's root (or to
 //   the message a thread message really replies to).
 // - Membership: join -> occupant, leave -> gone (kicked when someone else
 //   set it), ban -> banned, invite of the user -> MUC invitation; a display
 //   name change -> nick change.
+// - Room name and avatar (m.room.name, m.room.avatar) that really change are
+//   reported (roomInfoChanged): the XMPP side shows them as a configuration
+//   change, and reads the name and avatar from the view.
 import type { IncomingMessage, OutgoingMessage, Attachment } from '../../core/message.js';
 import type { Affiliation, EventSink, NetworkAddress, Participant, Role } from '../types.js';
 import { contactAddress, splitMatrixId } from './addresses.js';
 import type { RawEvent } from './client.js';
 import { htmlToStyling, stripReplyFallback, stylingToHtml } from './format.js';
 import { isOurTxn, xmppIdOfTxn } from './txn.js';
+
+/** Told once per joined room (or direct chat) that is encrypted: what goes on there and what does not. */
+export const ENCRYPTED_ROOM_NOTICE =
+  'This Matrix conversation is end-to-end encrypted, and ponte cannot encrypt: what you write here goes out unencrypted (Matrix clients show it with a warning), and the encrypted messages of others cannot be read through the gateway (each one shows up as a notice).';
 
 export const ENCRYPTED_NOTICE =
   'ponte received an encrypted message here but cannot decrypt it (end-to-end encryption is not supported through the gateway). Read it in a Matrix client, or use an unencrypted room.';
@@ -49,15 +60,21 @@ export class RoomView {
   canonicalAlias: string | undefined;
   avatarUrl: string | undefined;
   encrypted = false;
+  /** The user was told (ENCRYPTED_ROOM_NOTICE) that this room is encrypted. */
+  encryptionTold = false;
   /** target event -> sender -> emoji -> reaction event id */
   private readonly reactions = new Map<string, Map<string, Map<string, string>>>();
   /** reaction event id -> where it counts */
   private readonly reactionIndex = new Map<string, { target: string; sender: string; key: string }>();
   /** Senders of messages seen, event id -> sender (for redactions of messages). */
   readonly senders = new Map<string, string>();
+  /** Messages seen in a thread: event id -> the thread's root (a reply to one stays in the thread). */
+  readonly threads = new Map<string, string>();
   typing = new Set<string>();
   /** Nicks as last reported, by user id. */
   private readonly shownNicks = new Map<string, string>();
+  /** How many joined or invited members have each base name: nick() is then O(1), also in rooms of thousands. */
+  private readonly nameCounts = new Map<string, number>();
 
   constructor(
     readonly roomId: string,
@@ -78,11 +95,16 @@ export class RoomView {
   nick(userId: string): string {
     const member = this.members.get(userId) ?? { userId, membership: 'leave' };
     const base = this.baseName(member);
-    let clashes = 0;
-    for (const other of this.members.values()) {
-      if (other.userId !== userId && (other.membership === 'join' || other.membership === 'invite') && this.baseName(other) === base) clashes += 1;
-    }
+    const clashes = (this.nameCounts.get(base) ?? 0) - (counts(member) ? 1 : 0);
     return clashes > 0 ? `${base} (${userId})` : base;
+  }
+
+  private countName(member: Member | undefined, delta: 1 | -1): void {
+    if (!member || !counts(member)) return;
+    const base = this.baseName(member);
+    const count = (this.nameCounts.get(base) ?? 0) + delta;
+    if (count > 0) this.nameCounts.set(base, count);
+    else this.nameCounts.delete(base);
   }
 
   userOfNick(nick: string): string | undefined {
@@ -116,11 +138,14 @@ export class RoomView {
     switch (event.type) {
       case 'm.room.member':
         if (event.state_key !== undefined) {
-          this.members.set(event.state_key, {
+          const member: Member = {
             userId: event.state_key,
             membership: String(content.membership ?? 'leave'),
             ...(typeof content.displayname === 'string' ? { displayname: content.displayname } : {}),
-          });
+          };
+          this.countName(this.members.get(event.state_key), -1);
+          this.members.set(event.state_key, member);
+          this.countName(member, 1);
         }
         break;
       case 'm.room.power_levels':
@@ -191,6 +216,11 @@ export class RoomView {
   }
 }
 
+/** Whether a member's name counts for disambiguation (as Element: joined and invited members). */
+function counts(member: Member): boolean {
+  return member.membership === 'join' || member.membership === 'invite';
+}
+
 /** Where events of a room go: a MUC room, or a one-to-one conversation with a contact (a DM room). */
 export type Conversation = { kind: 'room'; address: NetworkAddress } | { kind: 'direct'; contact: NetworkAddress };
 
@@ -248,14 +278,27 @@ export function encryptedNotice(event: RawEvent, ownUserId: string): IncomingMes
   return { id: event.event_id, body: ENCRYPTED_NOTICE, notice: true, timestamp: new Date(event.origin_server_ts), ...(event.sender === ownUserId ? { own: true } : {}) };
 }
 
-/** The m.room.message content for an outgoing message (text, /me, reply). */
-export function contentFor(message: OutgoingMessage): Record<string, unknown> {
+/** Remembers the thread of a message event, if it is in one. */
+export function noteThread(view: RoomView, event: RawEvent): void {
+  const relates = event.content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
+  if (relates?.rel_type === 'm.thread' && typeof relates.event_id === 'string') view.threads.set(event.event_id, relates.event_id);
+}
+
+/**
+ * The m.room.message content for an outgoing message (text, /me, reply). A
+ * reply to a message in a thread (`threadRoot`) stays in the thread: rel_type
+ * m.thread with the root, and the real reply target with is_falling_back
+ * false, as the spec's threads section has clients do.
+ */
+export function contentFor(message: OutgoingMessage, threadRoot?: string): Record<string, unknown> {
   const html = stylingToHtml(message.body);
+  const reply = message.replyTo ? { 'm.in_reply_to': { event_id: message.replyTo.id } } : undefined;
+  const relates = reply && threadRoot ? { rel_type: 'm.thread', event_id: threadRoot, is_falling_back: false, ...reply } : reply;
   return {
     msgtype: message.action ? 'm.emote' : 'm.text',
     body: message.body,
     ...(html ? { format: 'org.matrix.custom.html', formatted_body: html } : {}),
-    ...(message.replyTo ? { 'm.relates_to': { 'm.in_reply_to': { event_id: message.replyTo.id } } } : {}),
+    ...(relates ? { 'm.relates_to': relates } : {}),
   };
 }
 
@@ -298,6 +341,7 @@ export class EventMapper {
       case 'm.sticker': {
         if (Object.keys(event.content).length === 0) return; // redacted already
         view.senders.set(event.event_id, event.sender);
+        noteThread(view, event);
         const relates = event.content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
         if (relates?.rel_type === 'm.replace' && relates.event_id) {
           const newContent = (event.content['m.new_content'] as Record<string, unknown> | undefined) ?? event.content;
@@ -346,12 +390,20 @@ export class EventMapper {
     const before = new Map(view.joinedOthers().map((id) => [id, view.participant(id)] as const));
     const ownBefore = view.nick(this.options.ownUserId);
     const previousMembership = event.state_key ? view.members.get(event.state_key)?.membership : undefined;
+    const [nameBefore, avatarBefore] = [view.name, view.avatarUrl];
     view.applyState(event);
+    if (event.type === 'm.room.encryption') this.tellEncrypted(view, conversation);
     if (conversation.kind !== 'room') return;
     const room = conversation.address;
     switch (event.type) {
       case 'm.room.topic':
         this.sink.subjectChanged(room, { text: view.topic?.text ?? '', by: view.nick(event.sender), at: new Date(event.origin_server_ts) });
+        break;
+      case 'm.room.name':
+        if (view.name !== nameBefore) this.sink.roomInfoChanged?.(room, { name: view.name ?? '' });
+        break;
+      case 'm.room.avatar':
+        if (view.avatarUrl !== avatarBefore) this.sink.roomInfoChanged?.(room, { avatar: true });
         break;
       case 'm.room.member': {
         const target = event.state_key!;
@@ -396,6 +448,13 @@ export class EventMapper {
         }
         break;
     }
+  }
+
+  /** Tells the user once that this conversation is encrypted (sending goes on, unencrypted). */
+  tellEncrypted(view: RoomView, conversation: Conversation): void {
+    if (!view.encrypted || view.encryptionTold) return;
+    view.encryptionTold = true;
+    this.sink.notice(conversation.kind === 'room' ? conversation.address : conversation.contact, ENCRYPTED_ROOM_NOTICE);
   }
 
   /** Others whose disambiguated nick changed because `changed` came, went or was renamed. */

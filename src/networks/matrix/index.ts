@@ -48,15 +48,26 @@ const CAPABILITIES: readonly Capability[] = [
   'avatars',
 ];
 
-async function fetchJson(url: string): Promise<Record<string, unknown> | null> {
+/** A JSON object from `url`, or null; `problem` says why in words for the user where the cause says more than "unreachable". */
+async function fetchJson(url: string): Promise<{ json: Record<string, unknown> | null; problem?: string }> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(HTTP_TIMEOUT_MS), redirect: 'follow' });
-    if (!response.ok) return null;
+    if (!response.ok) return { json: null };
     const body: unknown = await response.json();
-    return body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
-  } catch {
-    return null;
+    return { json: body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : null };
+  } catch (err) {
+    const problem = tlsProblem(err);
+    return { json: null, ...(problem ? { problem } : {}) };
   }
+}
+
+/** A TLS certificate failure (Node's error codes) as a sentence; undefined for anything else. */
+function tlsProblem(err: unknown): string | undefined {
+  const code = String((err as { cause?: { code?: unknown } }).cause?.code ?? '');
+  if (/CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/.test(code)) {
+    return `its TLS certificate is not accepted (${code}): it must be valid for that name and signed by an authority ponte trusts`;
+  }
+  return undefined;
 }
 
 /** The client base URL of a homeserver given as a server name or a URL. */
@@ -70,7 +81,7 @@ export async function resolveHomeserver(input: string): Promise<string> {
     } catch {
       throw new GatewayError('not-acceptable', `${input} is not a valid URL.`);
     }
-    const wellKnown = await fetchJson(`${url.origin}/.well-known/matrix/client`);
+    const { json: wellKnown } = await fetchJson(`${url.origin}/.well-known/matrix/client`);
     if (wellKnown?.['m.homeserver']) {
       const discovered = await AutoDiscovery.fromDiscoveryConfig(wellKnown);
       const hs = discovered['m.homeserver'];
@@ -87,9 +98,10 @@ export async function resolveHomeserver(input: string): Promise<string> {
     }
     candidate = `https://${text}`;
   }
-  const versions = await fetchJson(`${candidate}/_matrix/client/versions`);
+  const { json: versions, problem } = await fetchJson(`${candidate}/_matrix/client/versions`);
   if (!Array.isArray(versions?.versions)) {
-    throw new GatewayError('remote-server-not-found', `No Matrix homeserver answers at ${candidate} (it is unreachable, or not a homeserver).`);
+    const why = problem ?? 'it is unreachable, or not a homeserver';
+    throw new GatewayError('remote-server-not-found', `No Matrix homeserver answers at ${candidate} (${why}).`);
   }
   return candidate;
 }

@@ -20,10 +20,18 @@
 //   nick change sets the room-specific display name.
 // - A direct chat with a user reuses the first joined room of m.direct for
 //   them, else creates one (trusted_private_chat, is_direct) and records it
-//   in m.direct, as Element does.
+//   in m.direct, as Element does: at the first message, or as soon as the
+//   user adds the contact to their roster (the profile then names it; a
+//   user id without a profile is item-not-found).
 // - A revoked or expired access token (M_UNKNOWN_TOKEN, soft logout or not)
 //   stops the loop and tells the user, as the session state and as a
 //   message from the gateway, how to log in again (registration).
+// - The user's XMPP presence is their Matrix presence: available or chat ->
+//   online, away/xa/dnd -> unavailable (the spec's "idle"), with the status
+//   as status_msg; no resource left -> offline. The sync loop polls with
+//   set_presence of the same state, so polling never shows online a user
+//   whose XMPP clients are all gone; until the XMPP side tells the
+//   presence, polling marks nothing (offline).
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../../core/errors.js';
 import type { ChatState, IncomingMessage, OutgoingMessage, SentReceipt } from '../../core/message.js';
@@ -31,6 +39,7 @@ import type { Logger } from '../../log.js';
 import type {
   ContactInfo,
   EventSink,
+  UserPresence,
   HistoryQuery,
   JoinedRoom,
   NetworkAddress,
@@ -40,8 +49,8 @@ import type {
   RoomListing,
 } from '../types.js';
 import { contactAddress, roomAddress, splitMatrixId } from './addresses.js';
-import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type RawEvent, type SyncResponse } from './client.js';
-import { contentFor, correctionFor, encryptedNotice, EventMapper, incomingFrom, RoomView, type Conversation } from './events.js';
+import { isUnknownToken, MatrixApi, toGatewayError, type MatrixCredentials, type MatrixPresence, type RawEvent, type SyncResponse } from './client.js';
+import { contentFor, correctionFor, encryptedNotice, EventMapper, incomingFrom, noteThread, RoomView, type Conversation } from './events.js';
 import { fetchFile, mayFetch, msgtypeFor } from './media.js';
 import { txnIdFor } from './txn.js';
 
@@ -79,12 +88,16 @@ export class MatrixSession implements NetworkSession {
   private readonly xmppRooms = new Map<string, NetworkAddress>();
   /** m.direct: user id -> room ids. */
   private direct: Record<string, string[]> = {};
+  /** Direct chats whose encryption state was looked up (once each). */
+  private readonly encryptionChecked = new Set<string>();
   /** Contacts whose presence was reported (a first DM offers the contact once). */
   private readonly announced = new Set<string>();
   private since: string | undefined;
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
   private online = false;
+  /** The user's presence as the XMPP side last told it (what /sync's set_presence says). */
+  private presence: MatrixPresence = 'offline';
   readonly userId: string;
 
   constructor(private readonly options: MatrixSessionOptions) {
@@ -160,7 +173,7 @@ export class MatrixSession implements NetworkSession {
   }
 
   private async syncOnce(timeoutMs: number): Promise<void> {
-    const response = await this.api.sync(this.since, FILTER, timeoutMs, this.abort.signal);
+    const response = await this.api.sync(this.since, FILTER, timeoutMs, this.abort.signal, this.presence);
     if (this.abort.signal.aborted) return;
     const catchUp = this.since === undefined;
     this.handle(response, catchUp);
@@ -319,6 +332,18 @@ export class MatrixSession implements NetworkSession {
     }
   }
 
+  /** Before the first message to a direct chat: tells the user once if the room is encrypted (read from its state if not seen yet). */
+  private async checkEncrypted(roomId: string, contact: NetworkAddress): Promise<void> {
+    const view = this.view(roomId);
+    if (view.encryptionTold || this.encryptionChecked.has(roomId)) return;
+    this.encryptionChecked.add(roomId);
+    if (!view.encrypted) {
+      const encryption = await this.api.getState<Record<string, unknown>>(roomId, 'm.room.encryption', '').catch(() => null);
+      if (encryption) view.applyState({ type: 'm.room.encryption', state_key: '', content: encryption, sender: '', event_id: '', origin_server_ts: Date.now() });
+    }
+    this.mapper.tellEncrypted(view, { kind: 'direct', contact });
+  }
+
   private async call<T>(what: string, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
@@ -341,6 +366,8 @@ export class MatrixSession implements NetworkSession {
     });
     this.xmppRooms.set(roomId, room);
     view.snapshotNicks();
+    // Sent during the join: the XMPP side shows it once the join is done, after the history.
+    this.mapper.tellEncrypted(view, { kind: 'room', address: room });
     return {
       nick: view.nick(this.userId),
       participants: view.joinedOthers().map((userId) => view.participant(userId)),
@@ -372,6 +399,7 @@ export class MatrixSession implements NetworkSession {
       const relates = event.content['m.relates_to'] as { rel_type?: string } | undefined;
       if (relates?.rel_type === 'm.replace') continue;
       view.senders.set(event.event_id, event.sender);
+      noteThread(view, event);
       out.push({ nick: view.nick(event.sender), message: incomingFrom(event, event.content, { sink: this.sink, ownUserId: this.userId, mediaUrl: (mxc, name) => this.mediaUrl(mxc, name) }) });
     }
     return out;
@@ -385,6 +413,7 @@ export class MatrixSession implements NetworkSession {
 
   async send(to: NetworkAddress, message: OutgoingMessage): Promise<SentReceipt> {
     const roomId = await this.targetRoom(to);
+    if (to.kind === 'contact') await this.checkEncrypted(roomId, to);
     const files = (message.attachments ?? []).filter((a) => mayFetch(a.url, this.options.mediaHosts));
     const links = (message.attachments ?? []).filter((a) => !files.includes(a)).map((a) => a.url);
     // Fetched and uploaded before anything is sent: a file that cannot be moved fails the whole message.
@@ -403,7 +432,8 @@ export class MatrixSession implements NetworkSession {
     const text = [message.body, ...links.filter((url) => !message.body.includes(url))].filter((part) => part.trim() !== '').join('\n');
     const ids: string[] = [];
     if (text !== '' || uploads.length === 0) {
-      const content = contentFor({ ...message, body: text });
+      const threadRoot = message.replyTo ? this.view(roomId).threads.get(message.replyTo.id) : undefined;
+      const content = contentFor({ ...message, body: text }, threadRoot);
       ids.push(await this.call('sending', () => this.api.send(roomId, 'm.room.message', content, txnIdFor(roomId, message.xmppId))));
     }
     for (const [index, content] of uploads.entries()) {
@@ -432,7 +462,7 @@ export class MatrixSession implements NetworkSession {
     for (const id of targetIds) await this.call('retracting', () => this.api.redact(roomId, id, txnIdFor(roomId, id, 'r')));
   }
 
-  async react(to: NetworkAddress, targetId: string, emojis: string[]): Promise<void> {
+  async react(to: NetworkAddress, targetId: string, emojis: string[], xmppId?: string): Promise<void> {
     const roomId = await this.targetRoom(to);
     const view = this.view(roomId);
     const current = view.ownReactions(targetId);
@@ -440,7 +470,9 @@ export class MatrixSession implements NetworkSession {
     for (const key of wanted) {
       if (current.has(key)) continue;
       const content = { 'm.relates_to': { rel_type: 'm.annotation', event_id: targetId, key } };
-      const eventId = await this.call('reacting', () => this.api.send(roomId, 'm.reaction', content, txnIdFor(roomId, randomUUID(), 'a')));
+      // From the stanza's id and the emoji: a client's resend of the same reactions reuses the txn id, so it does not react twice.
+      const txnId = txnIdFor(roomId, `${xmppId ?? randomUUID()}\n${key}`, 'a');
+      const eventId = await this.call('reacting', () => this.api.send(roomId, 'm.reaction', content, txnId));
       view.addReaction(eventId, targetId, this.userId, key);
     }
     for (const [key, eventId] of current) {
@@ -459,6 +491,27 @@ export class MatrixSession implements NetworkSession {
   async markDisplayed(to: NetworkAddress, upToId: string): Promise<void> {
     const roomId = await this.targetRoom(to);
     await this.call('sending a read receipt', () => this.api.receipt(roomId, upToId));
+  }
+
+  async addContact(contact: NetworkAddress): Promise<{ name?: string }> {
+    if (contact.kind !== 'contact') throw new GatewayError('item-not-found', `${contact.id} is not a Matrix user.`);
+    let profile: { displayname?: string } = {};
+    try {
+      profile = await this.api.profile(contact.id);
+    } catch (err) {
+      const error = toGatewayError(err, `reading the profile of ${contact.id}`);
+      if (error instanceof GatewayError && error.condition === 'item-not-found') throw new GatewayError('item-not-found', `There is no Matrix user ${contact.id} (the homeserver knows no profile for it).`);
+      // Another server's profile may be out of reach for a while: the direct chat can still be opened.
+      this.log.info({ err: error.message, contact: contact.id }, 'no profile for a new contact');
+    }
+    await this.directRoom(contact.id);
+    return profile.displayname ? { name: profile.displayname } : {};
+  }
+
+  async setPresence(presence: UserPresence | null): Promise<void> {
+    const state: MatrixPresence = presence === null ? 'offline' : presence.show === undefined || presence.show === 'chat' ? 'online' : 'unavailable';
+    this.presence = state;
+    await this.call('setting your presence', () => this.api.setPresence(this.userId, state, presence?.status));
   }
 
   async setSubject(room: NetworkAddress, subject: string): Promise<void> {

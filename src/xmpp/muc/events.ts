@@ -12,6 +12,11 @@
 //   gets their unavailable with 110 + 333; a session closed by the gateway
 //   (shutdown, unregistration, admin) 110 + 332, which clients take as "rejoin
 //   later". The reason is the status text.
+// - A new room name or avatar is a configuration change (status 104,
+//   XEP-0045 §10.2.1): clients read disco#info again, where the name and the
+//   XEP-0486 avatar hash are. A new avatar is also a presence from the room's
+//   bare JID with its XEP-0153 hash (as Prosody's mod_vcard_muc sends), which
+//   clients take as "fetch the room's vCard again".
 // - Network invitations become mediated invitations (XEP-0045 §7.8.2) from
 //   the room JID to the user's bare JID, with the password if any. Not also a
 //   XEP-0249 one: clients would show the same invitation twice, and a
@@ -22,10 +27,11 @@ import type { RoomState } from '../../core/rooms.js';
 import type { Session } from '../../core/sessions.js';
 import type { NetworkAddress, Participant, Subject } from '../../networks/types.js';
 import type { XmppContext } from '../context.js';
-import type { Element } from '../stanza.js';
 import { newId, occupantCaps, ownItem, sendInOrder } from './common.js';
 import { applyOwnNickChange, subjectAuthor } from './occupancy.js';
-import { mediatedInvite, occupantPresence, STATUS, subjectMessage, unavailablePresence } from './stanzas.js';
+import { configChangeMessage, mediatedInvite, occupantPresence, STATUS, subjectMessage, unavailablePresence } from './stanzas.js';
+import { xml, type Element } from '../stanza.js';
+import { vcardUpdateElement } from '../vcard.js';
 
 type Handler = (room: RoomState, gateway: GatewayDomain) => Promise<void> | void;
 
@@ -188,6 +194,17 @@ export function registerRoomEvents(context: XmppContext): void {
       room.subject = subject;
       const fromNick = subjectAuthor(room, subject.by);
       return toAll(room, (to) => [subjectMessage({ roomJid: room.jid, to, subject, fromNick, id: newId() })]);
+    }),
+  );
+
+  core.events.on('roomInfoChanged', (session, address, change) =>
+    inRoom(session, address, 'roomInfoChanged', async (room) => {
+      if (change.name !== undefined) room.name = change.name || undefined;
+      await toAll(room, (to) => [configChangeMessage({ roomJid: room.jid, to, id: newId() })]);
+      if (!change.avatar) return;
+      const info = session.loggedIn && session.remote.roomInfo ? await session.remote.roomInfo(address) : {};
+      const image = info.avatar && info.avatar.data.length > 0 ? info.avatar.data : null;
+      await toAll(room, (to) => [xml('presence', { from: room.jid, to }, vcardUpdateElement(image))]);
     }),
   );
 

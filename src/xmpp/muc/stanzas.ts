@@ -21,6 +21,7 @@ export const STATUS = {
   nickAssigned: 210,
   banned: 301,
   nickChanged: 303,
+  configChanged: 104,
   kicked: 307,
   shutdown: 332,
   technical: 333,
@@ -65,6 +66,11 @@ export interface OccupantPresenceArgs {
   caps?: Element | null;
   /** The id of the join presence this answers (reflected in the self-presence). */
   id?: string;
+}
+
+/** XEP-0045 §10.2.1: the room's configuration (here its name or avatar) changed; clients read its disco#info again. */
+export function configChangeMessage(args: { roomJid: string; to: string; id: string }): Element {
+  return xml('message', { from: args.roomJid, to: args.to, type: 'groupchat', id: args.id }, xml('x', { xmlns: MUC_USER_NS }, xml('status', { code: String(STATUS.configChanged) })));
 }
 
 /** An available presence of an occupant (another participant, or the user with status 110). */
