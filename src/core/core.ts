@@ -25,6 +25,8 @@ export class Core {
   private readonly byDomain = new Map<string, GatewayDomain>();
   private readonly sessions = new Map<string, Session>();
   private readonly opening = new Map<string, Promise<Session>>();
+  /** Keys of users who ended their session; see hasEnded. */
+  private readonly ended = new Set<string>();
 
   constructor(
     readonly domains: readonly GatewayDomain[],
@@ -128,9 +130,23 @@ export class Core {
    * Concurrent callers share one login. Throws registration-required when the
    * network needs a registration the user has not made.
    */
+  /**
+   * The user ended their session (the disconnect command, or an admin did):
+   * presences that come along do not log them in again (src/xmpp/presence.ts)
+   * until they come online afresh or log in on purpose.
+   */
+  hasEnded(gateway: GatewayDomain, user: string): boolean {
+    return this.ended.has(Core.key(gateway.name, bareJid(user)));
+  }
+
+  forgetEnded(gateway: GatewayDomain, user: string): void {
+    this.ended.delete(Core.key(gateway.name, bareJid(user)));
+  }
+
   async openSession(gateway: GatewayDomain, user: string): Promise<Session> {
     const userJid = bareJid(user);
     const key = Core.key(gateway.name, userJid);
+    this.ended.delete(key);
     const existing = this.sessions.get(key);
     if (existing?.loggedIn) return existing;
     const pending = this.opening.get(key);
@@ -168,8 +184,9 @@ export class Core {
   }
 
   /** Ends one session (the user unregistered, an admin disconnected them, ...). */
-  async closeSession(gateway: GatewayDomain, user: string, reason: string): Promise<boolean> {
+  async closeSession(gateway: GatewayDomain, user: string, reason: string, options: { ended?: boolean } = {}): Promise<boolean> {
     const key = Core.key(gateway.name, bareJid(user));
+    if (options.ended) this.ended.add(key);
     const session = this.sessions.get(key);
     if (!session) return false;
     this.sessions.delete(key);

@@ -190,7 +190,7 @@ const disconnectCommand: Command = {
   node: 'disconnect',
   name: 'Disconnect',
   async start({ context, gateway, user }) {
-    const closed = await context.core.closeSession(gateway, user, 'Disconnected by the user');
+    const closed = await context.core.closeSession(gateway, user, 'Disconnected by the user', { ended: true });
     return done(closed ? `Disconnected from ${gateway.network.displayName}.` : `You were not connected to ${gateway.network.displayName}.`);
   },
 };
@@ -378,7 +378,7 @@ const disconnectUserCommand: Command = {
     };
     return stage(form, async (values) => {
       const jid = bareJid(values.jid!);
-      const closed = await context.core.closeSession(gateway, jid, values.reason || 'Disconnected by an administrator');
+      const closed = await context.core.closeSession(gateway, jid, values.reason || 'Disconnected by an administrator', { ended: true });
       return done(closed ? `${jid} was disconnected.` : `${jid} had no session on ${gateway.network.displayName}.`, closed ? 'info' : 'warn');
     });
   },

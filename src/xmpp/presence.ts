@@ -46,8 +46,9 @@
 // sent again, except to answer a probe or a subscription.
 //
 // Auto-login: the first available presence of a user (any of the user's
-// resources, to any JID of a gateway), or any while no session is open and
-// no login failed since, opens the session of a user who has an account on
+// resources, to any JID of a gateway), or any while no session is open, no
+// login failed since and the user did not end the session (the disconnect
+// command: they stay out until their next first resource), opens the session of a user who has an account on
 // that network (core.openSession) - the user's server sends it
 // at login once the gateway is subscribed to the user, or forwards it under
 // XEP-0356 presence permission - and (re)sends the gateway's presence. When
@@ -373,7 +374,9 @@ class PresenceModule {
     const user = bareJid(from);
     // Also a user who registered while online (the answer to the gateway's probe or to its subscription
     // comes from a resource already known): logged in once no session is open and no login failed.
-    const loginPending = !this.context.core.session(gateway, user) && !this.lastFailure.has(key);
+    // A user who ended their session stays out until they come online afresh (core.hasEnded).
+    if (firstResource) this.context.core.forgetEnded(gateway, user);
+    const loginPending = !this.context.core.session(gateway, user) && !this.lastFailure.has(key) && !this.context.core.hasEnded(gateway, user);
     if (firstResource || loginPending) {
       await this.autoLogin(gateway, user);
       // Usually the user's server probed us already; after a restart of ponte nobody did.
@@ -694,6 +697,7 @@ class PresenceModule {
         await this.broadcastGatewayState(gateway, user);
         // A pushed subscription comes without the user's presence (an approval would bring it,
         // RFC 6121 §3.1.5): ask for it, so that the session opens and the network learns it now.
+        this.context.core.forgetEnded(gateway, user);
         await this.send(presenceStanza({ from: gateway.domain, to: user, type: 'probe' }));
       } else {
         const shown = this.contacts.get(PresenceModule.userKey(gateway, user))?.get(offer.entity.id);

@@ -145,6 +145,10 @@ for (const [kind, start] of SERVERS) {
     });
 
     test('status, reconnect, list-rooms, list-contacts, disconnect', async () => {
+      // Registered while online, alice may be logged in already (the gateway asked for her presence,
+      // XEP-0100); disconnecting ends that, and the presences that follow do not log her in again.
+      await run(alice, 'disconnect');
+      await alice.send(xml('presence', { to: TEST_DOMAIN }, xml('show', {}, 'away')));
       const offline = await run(alice, 'status');
       assert.equal(offline.status, 'completed');
       assert.deepEqual(offline.fields.get('state'), ['offline']);
