@@ -194,6 +194,8 @@ export class IrcConnection {
   private closedPromise: Promise<void>;
   private markClosed!: () => void;
   private socketClosed: Array<() => void> = [];
+  /** Told when the server took a channel from the user (KICK, a PART not asked for, a failed rejoin). */
+  onChannelLost: (channel: string) => void = () => undefined;
 
   constructor(
     readonly server: string,
@@ -436,6 +438,7 @@ export class IrcConnection {
         } catch (err) {
           if (this.channels.get(ircLower(state.name)) === state) this.channels.delete(ircLower(state.name));
           this.sink.roomLeft(state.address, `Could not rejoin ${state.name} after reconnecting: ${err instanceof GatewayError ? err.message : String(err)}`);
+          this.onChannelLost(state.name);
           return;
         }
         this.pendingTopics.delete(ircLower(state.name));
@@ -890,7 +893,10 @@ export class IrcConnection {
       if (!state) return;
       if (this.isMe(event.nick)) {
         this.channels.delete(ircLower(event.channel));
-        if (!state.leaving) this.sink.roomLeft(state.address, `You left ${state.name}${event.message ? `: ${event.message}` : ''}.`);
+        if (!state.leaving) {
+          this.sink.roomLeft(state.address, `You left ${state.name}${event.message ? `: ${event.message}` : ''}.`);
+          this.onChannelLost(state.name);
+        }
         return;
       }
       state.members.delete(ircLower(event.nick));
@@ -900,10 +906,12 @@ export class IrcConnection {
     client.on('kick', (event: { kicked: string; nick: string; channel: string; message: string }) => {
       const state = channelOf(event.channel);
       if (!state) return;
-      if (this.isMe(event.kicked)) this.channels.delete(ircLower(event.channel));
+      const me = this.isMe(event.kicked);
+      if (me) this.channels.delete(ircLower(event.channel));
       else state.members.delete(ircLower(event.kicked));
       const removed = this.ops.isBanKick(event.channel, event.kicked) ? this.sink.banned : this.sink.kicked;
       removed.call(this.sink, state.address, event.kicked, event.nick, event.message || undefined);
+      if (me) this.onChannelLost(state.name);
     });
 
     client.on('quit', (event: { nick: string; message: string }) => {
