@@ -21,7 +21,7 @@
 import { GatewayError } from '../../core/errors.js';
 import type { ChatState, OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
-import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
+import type { Affiliation, ContactInfo, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
 import { chanTypesOf, contactAddress, ircLower, isNick, splitId, type ChannelTypes, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 import { ChannelListCache, runList } from './list.js';
@@ -249,6 +249,27 @@ export class IrcSession implements NetworkSession {
     const { server } = splitId(_room.id);
     if (!isNick(nick)) throw new GatewayError('not-acceptable', `${nick} is not a valid IRC nickname.`);
     return this.connectionFor(server).changeNick(nick);
+  }
+
+  /**
+   * A user's vCard from what the shared channels told: FN the real name
+   * (extended-join), NICKNAME the nick, DESC the services account
+   * (extended-join, account-notify). Someone in no shared channel is just a nick.
+   */
+  async contactInfo(contact: NetworkAddress): Promise<ContactInfo> {
+    if (contact.kind !== 'contact') throw new GatewayError('item-not-found', `${contact.id} is not an IRC user.`);
+    const { name: nick, server } = splitId(contact.id);
+    const member = this.connections.get(server)?.memberProfile(nick);
+    if (!member) return { nick };
+    return {
+      nick: member.nick,
+      ...(member.realname ? { name: member.realname } : {}),
+      ...(member.account ? { description: `IRC account: ${member.account}` } : {}),
+    };
+  }
+
+  async occupantInfo(room: NetworkAddress, nick: string): Promise<ContactInfo> {
+    return this.contactInfo(contactAddress(nick, splitId(room.id).server));
   }
 
   async kick(room: NetworkAddress, nick: string, reason?: string): Promise<void> {
