@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { connectIrc, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
+import { configure } from './irc-settings-adhoc.js';
 import { bareOf, codes, eventually, IRC_DOMAIN, joinRoom, MUC_USER, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 
 const MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
@@ -172,6 +173,25 @@ for (const [kind, start] of SERVERS) {
       assert.equal(line.params[1], 'back again');
       bob.send(`PRIVMSG ${channel} :welcome back`);
       await messageFrom(kate, (from) => from === `${roomJid(channel)}/${bob.nick}`, (body) => body === 'welcome back');
+    });
+
+    test('kicked from the last channel when it is persistent: the connection stays (bouncer mode)', async () => {
+      const paula = await t.client('paula');
+      const nick = `paula${tag}`;
+      const channel = `#kickkeep${tag}`;
+      const bob = await ircAs('bob', channel);
+      await configure(paula, roomJid(channel), { persistent: 'true' });
+      await joinRoom(paula, channel, nick);
+      await sawJoin(bob, nick);
+
+      bob.send(`KICK ${channel} ${nick} :out`);
+      const out = await presenceOf(paula, channel, nick, (s) => s.attrs.type === 'unavailable');
+      assert.deepEqual(codes(out).sort(), [110, 307]);
+      // The kick was handled before its presence went out: a closed connection would refuse this message.
+      await paula.send(chat(contactJid(bob.nick), 'still connected'));
+      const line = await privmsgTo(bob, bob.nick, 'PRIVMSG of paula');
+      assert.equal(nickOfPrefix(line.prefix), nick);
+      assert.equal(line.params[1], 'still connected');
     });
 
     test('a private message through an occupant JID reaches the nick; the answer comes back on that occupant JID', async () => {
