@@ -362,7 +362,7 @@ for (const [kind, start] of SERVERS) {
       await t?.stop();
     });
 
-    test('made an operator on IRC, the user bans a member who was there first: USERHOST gives the mask', async () => {
+    test('made an operator on IRC, the user bans a member who was there first: the mask has their user and host', async () => {
       const channel = `#insp${tag}`;
       const bob = await connectIrc(inspircd, `ibob${tag}`);
       ircClients.push(bob);
@@ -375,7 +375,7 @@ for (const [kind, start] of SERVERS) {
 
       await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'outcast', nick: bob.nick })));
       const mode = await bob.waitFor((m) => m.command === 'MODE' && m.params[1] === '+b', 10_000, 'MODE +b');
-      assert.match(mode.params[2]!, new RegExp(`^\\*!~?ibob${tag}@127\\.0\\.0\\.1$`), 'the mask from USERHOST');
+      assert.match(mode.params[2]!, new RegExp(`^\\*!~?ibob${tag}@127\\.0\\.0\\.1$`), 'the mask with user and host');
       await bob.waitFor((m) => m.command === 'KICK' && m.params[1] === bob.nick, 10_000, 'KICK');
       const gone = await presenceOf(alice, channel, bob.nick, (s) => s.attrs.type === 'unavailable');
       assert.ok(codes(gone).includes(301), gone.toString());
@@ -439,6 +439,14 @@ for (const [kind, start] of SERVERS) {
       await bob.waitFor((m) => m.command === 'KICK' && m.params[1] === carol.nick, 10_000, 'KICK');
       assert.ok(sent.some((line) => line.startsWith(`MODE ${channel} +b `)), `the ban went out on the watched connection: ${sent.join(' | ')}`);
       assert.deepEqual(sent.filter((line) => /^USERHOST\b/i.test(line)), [], 'no USERHOST asked');
+
+      // Someone in no shared channel: USERHOST is asked, and its answer gives the mask (no KICK: not here).
+      const dave = await connectIrc(inspircd, `udave${tag}`);
+      ircClients.push(dave);
+      await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'outcast', nick: dave.nick })));
+      const daveBan = await bob.waitFor((m) => m.command === 'MODE' && m.params[1] === '+b', 10_000, 'MODE +b of dave');
+      assert.match(daveBan.params[2]!, new RegExp(`^\\*!~?udave${tag}@127\\.0\\.0\\.1$`), 'the mask from USERHOST');
+      assert.deepEqual(sent.filter((line) => /^USERHOST\b/i.test(line)), [`USERHOST ${dave.nick}`]);
     });
 
     test('a member whose host changes (IRCv3 chghost) is banned by the new host', async () => {
