@@ -260,6 +260,8 @@ export interface NetworkSession {
   markDisplayed?(to: NetworkAddress, upToId: string): Promise<void>;
   roomInfo?(room: NetworkAddress): Promise<RoomInfo>;
   contactInfo?(contact: NetworkAddress): Promise<ContactInfo>;
+  /** What the network tells of a room occupant it gives no contact for (by nick). */
+  occupantInfo?(room: NetworkAddress, nick: string): Promise<ContactInfo>;
   listRooms?(server: NetworkAddress | null, page: { limit: number; after?: string }): Promise<RoomListing>;
   history?(conversation: NetworkAddress, query: HistoryQuery): Promise<Array<{ nick: string; message: IncomingMessage }>>;
   /**

@@ -7,7 +7,8 @@
 //   asked for it explicitly); a network without contactInfo / roomInfo gets
 //   feature-not-implemented with a text.
 // - An occupant's vCard is its contact's, when the network tells who the
-//   occupant is; otherwise item-not-found (nothing to show).
+//   occupant is; else what the network tells of the occupant by nick
+//   (occupantInfo); otherwise item-not-found (nothing to show).
 // - The gateway's vCard is its display name; a network server's is its name.
 // - vCards here are read-only: a set gets not-allowed.
 import { createHash } from 'node:crypto';
@@ -92,6 +93,9 @@ export const registerVcard: XmppModule = ({ router, core, addressing }) => {
           const participant =
             room.participants.get(target.nick) ??
             [...room.participants.values()].find((p) => p.nick.toLowerCase() === target.nick.toLowerCase());
+          if (participant && !participant.contact && session.remote.occupantInfo) {
+            return vcardElement(contactVcard(await session.remote.occupantInfo(target.address, participant.nick)));
+          }
           if (!participant?.contact) throw new GatewayError('item-not-found', `${network.displayName} tells nothing about ${target.nick}.`);
           if (!session.remote.contactInfo) {
             throw new GatewayError('feature-not-implemented', `${network.displayName} does not give profiles of its users.`);

@@ -4,7 +4,8 @@
 // certificate refused, never a plain-text fallback), SASL PLAIN (and a wrong
 // password as a not-authorized join), NickServ IDENTIFY without SASL, the
 // server password (PASS), SASL EXTERNAL with a client certificate the user
-// stored, and WEBIRC with a stable host per user. All
+// stored, WEBIRC with a stable host per user, and occupants' vCards from
+// extended-join and account-notify (real name, services account). All
 // settings are made with the ad-hoc "configure" command on the server JID.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +23,8 @@ const IRC_DOMAIN = 'irc.localhost';
 const SERVER = '127.0.0.1';
 const SERVER_JID = `${SERVER}@${IRC_DOMAIN}`;
 const roomJid = (channel: string) => `${channel}%${SERVER}@${IRC_DOMAIN}`;
+
+const nickOfPrefixLower = (prefix: string | undefined) => (prefix ?? '').split('!')[0]!.toLowerCase();
 
 function joinError(error: XmlElement | undefined): { condition: string; text: string } {
   assert.ok(error, 'the join was refused');
@@ -190,6 +193,43 @@ for (const [kind, start] of SERVERS) {
       assert.notEqual(aliceHost, '127.0.0.1');
       await leave(alice, channel, `alice${tag}`);
       await leave(bob, channel, `bob${tag}`);
+    });
+
+    test('an occupant\'s vCard: FN the real name and the account from extended-join, the account from account-notify after IDENTIFY', async () => {
+      const vera = await t.client(`vera${tag}`);
+      const channel = `#vcard${tag}`;
+      assert.equal((await joinRoom(vera, roomJid(channel), `vera${tag}`)).error, undefined);
+      const occupant = (nick: string) => `${roomJid(channel)}/${nick}`;
+      const vcardOf = async (nick: string) => {
+        const card = (await vera.iq(xml('iq', { to: occupant(nick), type: 'get' }, xml('vCard', { xmlns: 'vcard-temp' })))).getChild('vCard', 'vcard-temp');
+        assert.ok(card, `no vCard of ${nick}`);
+        return { fn: card.getChildText('FN'), nickname: card.getChildText('NICKNAME'), desc: card.getChildText('DESC') };
+      };
+      const joinedRoom = (nick: string) => vera.waitFor((s) => s.is('presence') && s.attrs.from === occupant(nick) && s.attrs.type === undefined, 10_000);
+
+      // bob is logged in (SASL) before he joins: his JOIN carries the account and the real name.
+      const bobNick = `vbob${tag}`;
+      await registerAccount(inspircd, bobNick, 'vbob-pw');
+      const bob = await connectIrc(inspircd, bobNick, { sasl: { account: bobNick, password: 'vbob-pw' }, realname: 'Bob the Builder' });
+      ircClients.push(bob);
+      bob.send(`JOIN ${channel}`);
+      await joinedRoom(bobNick);
+      assert.deepEqual(await vcardOf(bobNick), { fn: 'Bob the Builder', nickname: bobNick, desc: `IRC account: ${bobNick}` });
+
+      // carol joins without an account, then identifies: ACCOUNT tells the channel.
+      const carolNick = `vcarol${tag}`;
+      await registerAccount(inspircd, carolNick, 'vcarol-pw');
+      const carol = await connectIrc(inspircd, carolNick, { realname: 'Carol Cole' });
+      ircClients.push(carol);
+      carol.send(`JOIN ${channel}`);
+      await joinedRoom(carolNick);
+      assert.deepEqual(await vcardOf(carolNick), { fn: 'Carol Cole', nickname: carolNick, desc: null });
+      carol.send('PRIVMSG NickServ :IDENTIFY vcarol-pw');
+      await carol.waitFor((m) => m.command === 'NOTICE' && nickOfPrefixLower(m.prefix) === 'nickserv' && /identified/i.test(m.params[1] ?? ''), 10_000, 'identified');
+      // The server relays in order: once carol's next line has reached the room, so has her ACCOUNT.
+      carol.send(`PRIVMSG ${channel} :logged in`);
+      await vera.waitFor((s) => s.is('message') && s.attrs.from === occupant(carolNick) && s.getChildText('body') === 'logged in', 10_000);
+      assert.deepEqual(await vcardOf(carolNick), { fn: 'Carol Cole', nickname: carolNick, desc: `IRC account: ${carolNick}` });
     });
   });
 }

@@ -3,14 +3,16 @@
 // between them. Nick changes both ways (303 and NICK), a plain KICK both ways
 // (307 and muc#admin role=none), private messages through an occupant JID
 // and through `nick%server` with the answer on the same JID, raw IRC lines
-// sent to the server JID with the server's reply coming from there, and
+// sent to the server JID with the server's reply coming from there, a kick
+// from the last channel closing the connection (a join after opens a new one), and
 // mentions reaching IRC as they were typed.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { connectIrc, startNgircd, type IrcConnection, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
-import { bareOf, codes, IRC_DOMAIN, joinRoom, MUC_USER, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
+import { configure } from './irc-settings-adhoc.js';
+import { bareOf, codes, eventually, IRC_DOMAIN, joinRoom, MUC_USER, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 
 const MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
 const SERVER_JID = `${SERVER}@${IRC_DOMAIN}`;
@@ -133,6 +135,63 @@ for (const [kind, start] of SERVERS) {
       assert.equal(itemOf(out)?.attrs.role, 'none');
       assert.equal(itemOf(out)?.getChildText('reason'), 'your turn');
       assert.equal(itemOf(out)?.getChild('actor')?.attrs.nick, carol.nick);
+    });
+
+    test('kicked from the last channel: the connection closes with QUIT and the server JID is offline; a join right after opens a new one', async () => {
+      // A user of their own: no other channel of theirs keeps the connection.
+      const kate = await t.client('kate');
+      const nick = `kate${tag}`;
+      await kate.send(xml('presence', { to: SERVER_JID, type: 'subscribe' }));
+      await kate.waitFor((s) => s.is('presence') && s.attrs.from === SERVER_JID && s.attrs.type === 'subscribe', 10_000);
+      const channel = `#kicklast${tag}`;
+      // bob creates the channel: he is its operator.
+      const bob = await ircAs('bob', channel);
+      await joinRoom(kate, channel, nick);
+      await sawJoin(bob, nick);
+      // The server JID shows the connection (so the unavailable one below is news).
+      await kate.waitFor((s) => s.is('presence') && s.attrs.from === SERVER_JID && s.attrs.type === undefined && (s.getChildText('status') ?? '').startsWith(`connected to ${SERVER}`), 10_000);
+      assert.deepEqual(kate.pending().filter((s) => s.is('presence') && s.attrs.from === SERVER_JID && s.attrs.type === 'unavailable').map(String), []);
+
+      bob.send(`KICK ${channel} ${nick} :out`);
+      const out = await presenceOf(kate, channel, nick, (s) => s.attrs.type === 'unavailable');
+      assert.deepEqual(codes(out).sort(), [110, 307]);
+      // kate shares no channel with bob any more, so bob sees no QUIT: ask the server whether kate is still on.
+      await eventually(async () => {
+        bob.send(`ISON ${nick}`);
+        const ison = await bob.waitFor((m) => m.command === '303', 5_000, 'ISON reply');
+        return (ison.params[1] ?? '').trim() === '';
+      }, `${nick} to be gone from the IRC server`);
+      const offline = await kate.waitFor((s) => s.is('presence') && s.attrs.from === SERVER_JID && s.attrs.type === 'unavailable', 10_000);
+      assert.equal(offline.getChildText('status'), `Not connected to ${SERVER}.`);
+
+      // A join right after: a new connection, and it works both ways.
+      await joinRoom(kate, channel, nick);
+      await sawJoin(bob, nick);
+      await kate.send(groupchat(channel, 'back again'));
+      const line = await privmsgTo(bob, channel, 'PRIVMSG of kate');
+      assert.equal(nickOfPrefix(line.prefix), nick);
+      assert.equal(line.params[1], 'back again');
+      bob.send(`PRIVMSG ${channel} :welcome back`);
+      await messageFrom(kate, (from) => from === `${roomJid(channel)}/${bob.nick}`, (body) => body === 'welcome back');
+    });
+
+    test('kicked from the last channel when it is persistent: the connection stays (bouncer mode)', async () => {
+      const paula = await t.client('paula');
+      const nick = `paula${tag}`;
+      const channel = `#kickkeep${tag}`;
+      const bob = await ircAs('bob', channel);
+      await configure(paula, roomJid(channel), { persistent: 'true' });
+      await joinRoom(paula, channel, nick);
+      await sawJoin(bob, nick);
+
+      bob.send(`KICK ${channel} ${nick} :out`);
+      const out = await presenceOf(paula, channel, nick, (s) => s.attrs.type === 'unavailable');
+      assert.deepEqual(codes(out).sort(), [110, 307]);
+      // The kick was handled before its presence went out: a closed connection would refuse this message.
+      await paula.send(chat(contactJid(bob.nick), 'still connected'));
+      const line = await privmsgTo(bob, bob.nick, 'PRIVMSG of paula');
+      assert.equal(nickOfPrefix(line.prefix), nick);
+      assert.equal(line.params[1], 'still connected');
     });
 
     test('a private message through an occupant JID reaches the nick; the answer comes back on that occupant JID', async () => {

@@ -4,14 +4,15 @@
 // roles both ways and the 482 refusal, channel modes as room notices,
 // INVITE both ways, CTCP answers, the nick-in-use alternative, NOTICEs, and
 // a correction of a message that went out as several IRC lines; on InspIRCd,
-// a ban whose mask comes from USERHOST.
+// bans of members seen before the gateway came, multi-prefix and
+// userhost-in-names.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { connectIrc, startInspircd, startNgircd, type IrcConnection, type IrcMessage, type IrcServer } from '../harness/irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 import { VERSION } from '../../src/version.js';
-import { bareOf, codes, IRC_DOMAIN, joinRoom, MUC_USER, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
+import { bareOf, codes, IRC_DOMAIN, joinRoom, linesSent, MUC_USER, nickOfPrefix, roomJid, SERVER } from '../harness/irc-e2e.js';
 
 const MUC_ADMIN = 'http://jabber.org/protocol/muc#admin';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
@@ -333,8 +334,9 @@ for (const [kind, start] of SERVERS) {
 }
 
 // InspIRCd (IRCv3, other numerics' details): a ban of someone the gateway saw
-// no JOIN of, so their mask comes from USERHOST, and the ban list as
-// InspIRCd sends it (with setter and time).
+// no JOIN of, the ban list as InspIRCd sends it (with setter and time),
+// multi-prefix (a member's @ and + both kept) and userhost-in-names (a
+// member's mask from NAMES, no USERHOST asked).
 let inspircd: IrcServer;
 before(async () => {
   inspircd = await startInspircd();
@@ -360,7 +362,7 @@ for (const [kind, start] of SERVERS) {
       await t?.stop();
     });
 
-    test('made an operator on IRC, the user bans a member who was there first: USERHOST gives the mask', async () => {
+    test('made an operator on IRC, the user bans a member who was there first: the mask has their user and host', async () => {
       const channel = `#insp${tag}`;
       const bob = await connectIrc(inspircd, `ibob${tag}`);
       ircClients.push(bob);
@@ -373,7 +375,7 @@ for (const [kind, start] of SERVERS) {
 
       await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'outcast', nick: bob.nick })));
       const mode = await bob.waitFor((m) => m.command === 'MODE' && m.params[1] === '+b', 10_000, 'MODE +b');
-      assert.match(mode.params[2]!, new RegExp(`^\\*!~?ibob${tag}@127\\.0\\.0\\.1$`), 'the mask from USERHOST');
+      assert.match(mode.params[2]!, new RegExp(`^\\*!~?ibob${tag}@127\\.0\\.0\\.1$`), 'the mask with user and host');
       await bob.waitFor((m) => m.command === 'KICK' && m.params[1] === bob.nick, 10_000, 'KICK');
       const gone = await presenceOf(alice, channel, bob.nick, (s) => s.attrs.type === 'unavailable');
       assert.ok(codes(gone).includes(301), gone.toString());
@@ -383,6 +385,68 @@ for (const [kind, start] of SERVERS) {
       await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'none', nick: mode.params[2]! })));
       bob.send(`JOIN ${channel}`);
       await bob.waitFor((m) => m.command === '366', 10_000, 'rejoined after the ban was lifted');
+    });
+
+    test('multi-prefix: a member with @ and + is a moderator, and after -o a participant (the voice kept), not a visitor', async () => {
+      const channel = `#multi${tag}`;
+      const bob = await connectIrc(inspircd, `mbob${tag}`);
+      const carol = await connectIrc(inspircd, `mcarol${tag}`);
+      ircClients.push(bob, carol);
+      bob.send(`JOIN ${channel}`);
+      await bob.waitFor((m) => m.command === '366', 10_000, 'NAMES');
+      carol.send(`JOIN ${channel}`);
+      await carol.waitFor((m) => m.command === '366', 10_000, 'NAMES');
+      // Moderated: without voice carol would be a visitor.
+      bob.send(`MODE ${channel} +mov ${carol.nick} ${carol.nick}`);
+      const modes = await carol.waitFor((m) => m.command === 'MODE' && m.params[0] === channel && m.params[1] === '+mov', 10_000, 'MODE +mov');
+      assert.deepEqual(modes.params.slice(2), [carol.nick, carol.nick]);
+
+      // The gateway learns carol's two prefixes from NAMES (multi-prefix: "@+carol").
+      const sequence = await joinRoom(alice, channel, me);
+      const carolIn = sequence.find((s) => s.is('presence') && s.attrs.from === `${roomJid(channel)}/${carol.nick}`);
+      assert.equal(itemOf(carolIn!)?.attrs.role, 'moderator', sequence.map(String).join('\n'));
+
+      bob.send(`MODE ${channel} -o ${carol.nick}`);
+      const after = await presenceOf(alice, channel, carol.nick, (s) => itemOf(s)?.attrs.role !== 'moderator');
+      assert.equal(itemOf(after)?.attrs.role, 'participant');
+      // Taking the voice too makes her a visitor: the role followed both prefixes.
+      bob.send(`MODE ${channel} -v ${carol.nick}`);
+      const voiceless = await presenceOf(alice, channel, carol.nick, (s) => itemOf(s)?.attrs.role !== 'participant');
+      assert.equal(itemOf(voiceless)?.attrs.role, 'visitor');
+    });
+
+    test('userhost-in-names: a member seen only in NAMES is banned by the host NAMES gave, with no USERHOST asked', async () => {
+      const channel = `#uhnames${tag}`;
+      const bob = await connectIrc(inspircd, `ubob${tag}`);
+      const carol = await connectIrc(inspircd, `ucarol${tag}`);
+      ircClients.push(bob, carol);
+      bob.send(`JOIN ${channel}`);
+      await bob.waitFor((m) => m.command === '366', 10_000, 'NAMES');
+      // carol is there before the gateway and says nothing: NAMES is all the gateway sees of her.
+      carol.send(`JOIN ${channel}`);
+      const carolJoin = await carol.waitFor((m) => m.command === 'JOIN', 10_000, 'JOIN of carol');
+      await carol.waitFor((m) => m.command === '366', 10_000, 'NAMES');
+      const carolHost = carolJoin.prefix!.split('@')[1];
+      await joinRoom(alice, channel, me);
+      await bob.waitFor((m) => m.command === 'JOIN' && nickOfPrefix(m.prefix) === me, 10_000, 'JOIN of alice');
+      const sent = linesSent(t, `alice@localhost`);
+      bob.send(`MODE ${channel} +o ${me}`);
+      await presenceOf(alice, channel, me, (s) => codes(s).includes(110) && itemOf(s)?.attrs.role === 'moderator');
+
+      await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'outcast', nick: carol.nick })));
+      const mode = await bob.waitFor((m) => m.command === 'MODE' && m.params[1] === '+b', 10_000, 'MODE +b');
+      assert.equal(mode.params[2], `*!${carolJoin.prefix!.split('!')[1]!.split('@')[0]}@${carolHost}`, 'the mask from NAMES');
+      await bob.waitFor((m) => m.command === 'KICK' && m.params[1] === carol.nick, 10_000, 'KICK');
+      assert.ok(sent.some((line) => line.startsWith(`MODE ${channel} +b `)), `the ban went out on the watched connection: ${sent.join(' | ')}`);
+      assert.deepEqual(sent.filter((line) => /^USERHOST\b/i.test(line)), [], 'no USERHOST asked');
+
+      // Someone in no shared channel: USERHOST is asked, and its answer gives the mask (no KICK: not here).
+      const dave = await connectIrc(inspircd, `udave${tag}`);
+      ircClients.push(dave);
+      await alice.iq(admin(channel, 'set', xml('item', { affiliation: 'outcast', nick: dave.nick })));
+      const daveBan = await bob.waitFor((m) => m.command === 'MODE' && m.params[1] === '+b', 10_000, 'MODE +b of dave');
+      assert.match(daveBan.params[2]!, new RegExp(`^\\*!~?udave${tag}@127\\.0\\.0\\.1$`), 'the mask from USERHOST');
+      assert.deepEqual(sent.filter((line) => /^USERHOST\b/i.test(line)), [`USERHOST ${dave.nick}`]);
     });
 
     test('a member whose host changes (IRCv3 chghost) is banned by the new host', async () => {

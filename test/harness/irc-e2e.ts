@@ -1,6 +1,7 @@
 // What the IRC end-to-end tests share: the JIDs of channels on the test IRC
 // server, a MUC join as an XMPP client does it, an IRC user in a channel, and
-// a bounded poll.
+// a bounded poll, and the IRC lines a user's connection in ponte sends.
+import type { TestGateway } from './gateway.js';
 import { connectIrc, type IrcConnection, type IrcServer } from './irc-server.js';
 import { xml, type TestXmppClient, type XmlElement } from './xmpp-client.js';
 
@@ -44,4 +45,23 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
     if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Records the lines the user's IRC connection to `server` writes from now on
+ * (irc-framework's outgoing 'raw' events): to show what ponte did not ask the
+ * server, which no IRC client on the other side can see.
+ */
+export function linesSent(t: TestGateway, user: string, server = SERVER): string[] {
+  const session = t.gateway.ponte.core.list({ network: 'irc', userJid: user })[0];
+  if (!session) throw new Error(`${user} has no IRC session`);
+  // The session's connections are its own business; a test reaches in only to watch.
+  const connections = (session.remote as unknown as { connections: Map<string, { client: { on(name: 'raw', fn: (e: { line: string; from_server: boolean }) => void): void } }> }).connections;
+  const connection = connections.get(server);
+  if (!connection) throw new Error(`${user} has no IRC connection to ${server}`);
+  const lines: string[] = [];
+  connection.client.on('raw', (event) => {
+    if (!event.from_server) lines.push(event.line);
+  });
+  return lines;
 }

@@ -318,19 +318,20 @@ export class ChannelOps {
     const sameNick = (name: string | undefined) => about.nick !== undefined && name !== undefined && ircLower(name) === ircLower(about.nick);
     const said = (reason: string | undefined) => (reason ? ` (${server}: ${reason})` : '');
     return new Promise<T>((resolve, reject) => {
-      let listeners: Record<string, Listener> = {};
+      // A list, not a record: the outcome's own listener of an event (USERHOST's 302 under
+      // 'unknown command') must not replace the error listener of the same event, nor the reverse.
+      let listeners: Array<[string, Listener]> = [];
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
       const settle = (value: T | GatewayError) => {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
-        for (const [name, fn] of Object.entries(listeners)) client.removeListener(name, fn);
+        for (const [name, fn] of listeners) client.removeListener(name, fn);
         if (value instanceof GatewayError) reject(value);
         else resolve(value);
       };
-      listeners = {
-        ...outcome.listeners?.(settle),
+      const errors: Record<string, Listener> = {
         'irc error': (event: { error: string; channel?: string; nick?: string; reason?: string }) => {
           if (event.error === 'chanop_privs_needed' && sameChannel(event.channel)) {
             settle(new GatewayError('forbidden', `You are not a channel operator of ${channel}${said(event.reason)}.`));
@@ -356,7 +357,8 @@ export class ChannelOps {
           if (event.message === token) settle(outcome.done());
         },
       };
-      for (const [name, fn] of Object.entries(listeners)) client.on(name, fn);
+      listeners = [...Object.entries(outcome.listeners?.(settle) ?? {}), ...Object.entries(errors)];
+      for (const [name, fn] of listeners) client.on(name, fn);
       this.host.sendLines(wire).then(
         () => {
           if (!settled) timer = setTimeout(() => settle(new GatewayError('remote-server-timeout', `${server} did not answer within ${COMMAND_TIMEOUT_MS / 1000} s.`)), COMMAND_TIMEOUT_MS);

@@ -84,6 +84,10 @@ export interface ChannelMember {
   modes: Set<string>;
   /** The away message (away-notify), when the member is away. */
   away?: string;
+  /** The services account (extended-join, account-notify); undefined when not logged in or not told. */
+  account?: string;
+  /** The real name (extended-join's gecos); NAMES does not tell it. */
+  realname?: string;
 }
 
 interface ChannelState {
@@ -194,6 +198,8 @@ export class IrcConnection {
   private closedPromise: Promise<void>;
   private markClosed!: () => void;
   private socketClosed: Array<() => void> = [];
+  /** Told when the server took a channel from the user (KICK, a PART not asked for, a failed rejoin). */
+  onChannelLost: (channel: string) => void = () => undefined;
 
   constructor(
     readonly server: string,
@@ -436,6 +442,7 @@ export class IrcConnection {
         } catch (err) {
           if (this.channels.get(ircLower(state.name)) === state) this.channels.delete(ircLower(state.name));
           this.sink.roomLeft(state.address, `Could not rejoin ${state.name} after reconnecting: ${err instanceof GatewayError ? err.message : String(err)}`);
+          this.onChannelLost(state.name);
           return;
         }
         this.pendingTopics.delete(ircLower(state.name));
@@ -647,6 +654,17 @@ export class IrcConnection {
     this.enqueueQuietly([ircLine('PART', why ? [state.name, why] : [state.name])]);
   }
 
+  /** What the channels shared with `nick` tell of them (the first that knows most), if any does. */
+  memberProfile(nick: string): ChannelMember | undefined {
+    const lower = ircLower(nick);
+    let found: ChannelMember | undefined;
+    for (const state of this.channels.values()) {
+      const member = state.members.get(lower);
+      if (member && (!found || (!found.account && member.account) || (!found.realname && member.realname))) found = member;
+    }
+    return found;
+  }
+
   isIn(channel: string): boolean {
     const state = this.channels.get(ircLower(channel));
     // While reconnecting the user is still in the channel: messages wait for the rejoin.
@@ -829,20 +847,22 @@ export class IrcConnection {
     const client = this.client;
     const channelOf = (name: string | undefined) => (name ? this.channels.get(ircLower(name)) : undefined);
 
-    client.on('join', (event: { nick: string; channel: string }) => {
+    client.on('join', (event: { nick: string; channel: string; account?: string | false; gecos?: string }) => {
       const state = channelOf(event.channel);
       if (!state) return;
       if (this.isMe(event.nick)) {
         state.joined = true;
         return;
       }
+      // extended-join: the account (false: none) and the real name come with the JOIN.
+      const profile = this.hasCap('extended-join') ? { account: event.account || undefined, realname: event.gecos || undefined } : {};
       const back = this.splits.returned(ircLower(state.name), ircLower(event.nick));
       if (back) {
         // A netjoin: back from a split the user was never shown.
-        state.members.set(ircLower(event.nick), back);
+        state.members.set(ircLower(event.nick), Object.assign(back, profile));
         return;
       }
-      const member: ChannelMember = { nick: event.nick, modes: new Set() };
+      const member: ChannelMember = { nick: event.nick, modes: new Set(), ...profile };
       state.members.set(ircLower(event.nick), member);
       if (!this.pendingJoins.has(ircLower(state.name))) this.sink.participantJoined(state.address, participantIn(member, this.ops.isModerated(state.name)));
     });
@@ -851,10 +871,17 @@ export class IrcConnection {
       const lower = ircLower(event.channel);
       const state = this.channels.get(lower);
       if (!state) return;
+      const before = new Map(state.members);
       state.members.clear();
       for (const user of event.users) {
-        if (this.isMe(user.nick)) state.ownModes = new Set(user.modes);
-        else state.members.set(ircLower(user.nick), { nick: user.nick, modes: new Set(user.modes) });
+        if (this.isMe(user.nick)) {
+          state.ownModes = new Set(user.modes);
+          continue;
+        }
+        // NAMES tells no account or real name: what a JOIN or ACCOUNT told stays.
+        const known = before.get(ircLower(user.nick));
+        const profile = known ? { account: known.account, realname: known.realname } : {};
+        state.members.set(ircLower(user.nick), { nick: user.nick, modes: new Set(user.modes), ...profile });
       }
       if (state.joined) this.pendingJoins.get(lower)?.resolve();
     });
@@ -890,7 +917,10 @@ export class IrcConnection {
       if (!state) return;
       if (this.isMe(event.nick)) {
         this.channels.delete(ircLower(event.channel));
-        if (!state.leaving) this.sink.roomLeft(state.address, `You left ${state.name}${event.message ? `: ${event.message}` : ''}.`);
+        if (!state.leaving) {
+          this.sink.roomLeft(state.address, `You left ${state.name}${event.message ? `: ${event.message}` : ''}.`);
+          this.onChannelLost(state.name);
+        }
         return;
       }
       state.members.delete(ircLower(event.nick));
@@ -900,10 +930,12 @@ export class IrcConnection {
     client.on('kick', (event: { kicked: string; nick: string; channel: string; message: string }) => {
       const state = channelOf(event.channel);
       if (!state) return;
-      if (this.isMe(event.kicked)) this.channels.delete(ircLower(event.channel));
+      const me = this.isMe(event.kicked);
+      if (me) this.channels.delete(ircLower(event.channel));
       else state.members.delete(ircLower(event.kicked));
       const removed = this.ops.isBanKick(event.channel, event.kicked) ? this.sink.banned : this.sink.kicked;
       removed.call(this.sink, state.address, event.kicked, event.nick, event.message || undefined);
+      if (me) this.onChannelLost(state.name);
     });
 
     client.on('quit', (event: { nick: string; message: string }) => {
@@ -916,6 +948,15 @@ export class IrcConnection {
         // A netsplit: out of sight for a while, in case the link heals (netsplit.ts).
         if (split) this.splits.add(key, lower, member, event.message);
         else this.sink.participantLeft(state.address, event.nick, event.message || undefined);
+      }
+    });
+
+    // account-notify: a member logged in (or out) of their services account.
+    client.on('account', (event: { nick: string; account: string | false }) => {
+      const lower = ircLower(event.nick);
+      for (const state of this.channels.values()) {
+        const member = state.members.get(lower);
+        if (member) member.account = event.account || undefined;
       }
     });
 

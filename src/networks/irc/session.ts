@@ -1,6 +1,7 @@
 // One XMPP user's IRC session: one connection per IRC server, opened by the
 // first join to that server, shared by all the user's resources and closed
-// (QUIT) when the user leaves the last channel there.
+// (QUIT) when the user leaves the last channel there, or the server removes
+// them from it (KICK, an unasked PART), unless bouncer mode keeps it.
 //
 // Decisions:
 // - The nick is server-wide (as on IRC): the first join's nick registers the
@@ -20,7 +21,7 @@
 import { GatewayError } from '../../core/errors.js';
 import type { ChatState, OutgoingMessage, SentReceipt } from '../../core/message.js';
 import type { Logger } from '../../log.js';
-import type { Affiliation, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
+import type { Affiliation, ContactInfo, EventSink, JoinedRoom, NetworkAddress, NetworkSession, Role, RoomListing, StoredAccount } from '../types.js';
 import { chanTypesOf, contactAddress, ircLower, isNick, splitId, type ChannelTypes, type IrcSettings } from './addresses.js';
 import { IrcConnection, participantOf, roleOf, type ConnectionPolicy } from './connection.js';
 import { ChannelListCache, runList } from './list.js';
@@ -32,6 +33,8 @@ export class IrcSession implements NetworkSession {
   private readonly connections = new Map<string, IrcConnection>();
   /** Connections saying QUIT: a new connection to that server waits for it, so the nick is free again. */
   private readonly quitting = new Map<string, Promise<void>>();
+  /** Joins under way per server: a connection is not closed under them. */
+  private readonly joining = new Map<string, number>();
   /** Contact id (`nick%server`) -> the room whose occupant JID the user last wrote to that nick through. */
   private readonly privateVia = new Map<string, NetworkAddress>();
 
@@ -54,13 +57,18 @@ export class IrcSession implements NetworkSession {
       throw new GatewayError('jid-malformed', `${nick} is not a valid IRC nickname (no spaces, and none of , ! @ * ? : . %).`);
     }
     const connection = this.connectionTo(server, nick);
-    await connection.connect();
+    this.joining.set(server, (this.joining.get(server) ?? 0) + 1);
     let joined;
     try {
+      await connection.connect();
       joined = await connection.join(channel, options.password || storedChannelKey(this.user, room.id));
     } catch (err) {
-      if (connection.channels.size === 0) await connection.quit('join failed');
+      if (connection.channels.size === 0 && this.joining.get(server) === 1) await connection.quit('join failed');
       throw err;
+    } finally {
+      const left = (this.joining.get(server) ?? 1) - 1;
+      if (left > 0) this.joining.set(server, left);
+      else this.joining.delete(server);
     }
     return {
       nick: joined.nick,
@@ -80,6 +88,14 @@ export class IrcSession implements NetworkSession {
         if (this.connections.get(server) === gone) this.connections.delete(server);
       });
       connection.nickSuffix = this.settings.nickSuffix ?? connection.nickSuffix;
+      // Removed by the server from the last channel: closed as the user's last leave is, unless bouncer mode keeps it.
+      const made = connection;
+      made.onChannelLost = (channel) => {
+        if (isPersistent(this.user.accounts, server, channel)) return;
+        this.closeIfIdle(server, made, `removed from ${channel}`).catch((err: Error) =>
+          this.log.warn({ server, err: err.message }, 'IRC connection not closed after a removal'),
+        );
+      };
       const { client } = connection;
       client.on('server options', () => this.chanTypes?.learn(server, chanTypesOf(client.network.supports('CHANTYPES'))));
       this.connections.set(server, connection);
@@ -166,16 +182,20 @@ export class IrcSession implements NetworkSession {
     const connection = this.connections.get(server);
     if (!connection) return;
     connection.part(channel, reason);
-    if (connection.channels.size === 0) {
-      this.connections.delete(server);
-      const done = connection.quit(reason || 'left the last channel').finally(() => {
-        if (this.quitting.get(server) === done) this.quitting.delete(server);
-      });
-      this.quitting.set(server, done);
-      await done;
-      // The server JID shows it (unless a join opened a new connection meanwhile).
-      if (!this.connections.has(server)) this.sink.connectionState('offline', `Not connected to ${server} (${reason || 'left the last channel'}).`, { kind: 'server', id: server });
-    }
+    await this.closeIfIdle(server, connection, reason || 'left the last channel');
+  }
+
+  /** QUIT when no channel is joined or being joined on `connection` any more; the server JID shows offline. */
+  private async closeIfIdle(server: string, connection: IrcConnection, reason: string): Promise<void> {
+    if (this.connections.get(server) !== connection || connection.channels.size > 0 || this.joining.has(server)) return;
+    this.connections.delete(server);
+    const done = connection.quit(reason).finally(() => {
+      if (this.quitting.get(server) === done) this.quitting.delete(server);
+    });
+    this.quitting.set(server, done);
+    await done;
+    // The server JID shows it (unless a join opened a new connection meanwhile).
+    if (!this.connections.has(server)) this.sink.connectionState('offline', `Not connected to ${server} (${reason}).`, { kind: 'server', id: server });
   }
 
   private connectionFor(server: string): IrcConnection {
@@ -229,6 +249,27 @@ export class IrcSession implements NetworkSession {
     const { server } = splitId(_room.id);
     if (!isNick(nick)) throw new GatewayError('not-acceptable', `${nick} is not a valid IRC nickname.`);
     return this.connectionFor(server).changeNick(nick);
+  }
+
+  /**
+   * A user's vCard from what the shared channels told: FN the real name
+   * (extended-join), NICKNAME the nick, DESC the services account
+   * (extended-join, account-notify). Someone in no shared channel is just a nick.
+   */
+  async contactInfo(contact: NetworkAddress): Promise<ContactInfo> {
+    if (contact.kind !== 'contact') throw new GatewayError('item-not-found', `${contact.id} is not an IRC user.`);
+    const { name: nick, server } = splitId(contact.id);
+    const member = this.connections.get(server)?.memberProfile(nick);
+    if (!member) return { nick };
+    return {
+      nick: member.nick,
+      ...(member.realname ? { name: member.realname } : {}),
+      ...(member.account ? { description: `IRC account: ${member.account}` } : {}),
+    };
+  }
+
+  async occupantInfo(room: NetworkAddress, nick: string): Promise<ContactInfo> {
+    return this.contactInfo(contactAddress(nick, splitId(room.id).server));
   }
 
   async kick(room: NetworkAddress, nick: string, reason?: string): Promise<void> {
