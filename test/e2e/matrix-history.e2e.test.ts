@@ -166,8 +166,36 @@ for (const [kind, start] of SERVERS) {
       });
       const sent = hs.eventsOf(dm, 'm.room.message').filter((e) => e.content.body !== 'dm live');
       assert.deepEqual(all.results.slice(0, 40).map((r) => r.stamp), sent.map((e) => stampOf(e.origin_server_ts)));
-      // Reading the history made no new room.
-      assert.equal([...hs.rooms.values()].filter((room) => hs.membership(room.id, dinaId) === 'join').length, 2);
+
+      // A chat with nothing archived yet starts from the direct room's latest event: a room Dina joined on
+      // Matrix, which ponte followed silently, becomes her direct chat with Ezra (m.direct) after it was said.
+      const ezraId = `@ezra${tag}:${HS}`;
+      hs.registerUser(`ezra${tag}`, 'ezra-secret', 'Ezra');
+      const ezraRoom = hs.as(ezraId).createRoom({});
+      dinaActor.join(ezraRoom);
+      for (let i = 1; i <= 3; i++) hs.as(ezraId).say(ezraRoom, `ezra ${i}`);
+      // Syncs are in order: once a later message reached Dina, ponte has passed Ezra's (not yet a direct chat).
+      bobActor.say(dm, 'dm marker');
+      await dina.waitFor((s) => s.is('message') && bareOf(s.attrs.from) === bobJid && s.getChildText('body') === 'dm marker', 10_000);
+      dinaActor.setDirect({ [bob]: [dm], [ezraId]: [ezraRoom] });
+      const ezraJid = contactJid(`ezra${tag}`);
+      const ezraAll = await eventually(async () => {
+        const page = await mamQuery(dina, MATRIX_DOMAIN, { with: ezraJid, max: 50, before: '' });
+        return page.results.length > 0 ? page : null;
+      }, 'the direct chat with Ezra read from Matrix');
+      assert.deepEqual(bodies(ezraAll.results), ['ezra 1', 'ezra 2', 'ezra 3']);
+      assert.equal(ezraAll.complete, true);
+      const ezraPath = `/rooms/${encodeURIComponent(ezraRoom)}/`;
+      assert.ok(hs.requests.some((r) => r.startsWith(`GET /_matrix/client/v3${ezraPath}messages`)));
+      assert.ok(!hs.requests.some((r) => r.includes(`${ezraPath}context/`)), 'nothing archived to page back from: read from the latest event');
+      assert.equal((await mamQuery(dina, MATRIX_DOMAIN, { with: ezraJid, max: 50 })).count, 3);
+
+      // Someone without a direct chat: an empty archive, and no room made to read one.
+      hs.registerUser(`fay${tag}`, 'fay-secret', 'Fay');
+      const fayPage = await mamQuery(dina, MATRIX_DOMAIN, { with: contactJid(`fay${tag}`), max: 50, before: '' });
+      assert.deepEqual(fayPage.results, []);
+      assert.equal(fayPage.complete, true);
+      assert.equal([...hs.rooms.values()].filter((room) => hs.membership(room.id, dinaId) === 'join').length, 3);
     });
 
     test('encrypted events and stickers in the join history are not silenced', async () => {
