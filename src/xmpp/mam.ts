@@ -23,16 +23,19 @@
 //   and first/last always; before-id, after-id, ids, flip-page and the
 //   metadata query (#extended). An unknown id is item-not-found; an unknown
 //   form field feature-not-implemented; bad dates bad-request.
-// - Paging back past the archive: a backward page (RSM <before/>) on a
-//   room that reaches the start of its archive, on a network that keeps
-//   history (capability 'history') and in a room the user is in, asks the
-//   network for what came before the oldest archived message (at most the
-//   rest of the page, none older than the retention), archives it before
+// - Paging back past the archive: a backward page (RSM <before/>) that
+//   reaches the start of the archive of a room (queried at its JID, a room
+//   the user is in) or of a one-to-one chat (the gateway domain with `with`
+//   = a contact, Matrix: its direct room), on a network that keeps history
+//   (capability 'history'), asks the network for what came before the
+//   oldest archived message (the most recent ones when none is), at most
+//   the rest of the page, none older than the retention; archives it before
 //   everything there (archive.prepend: the archive order stays the time
-//   order; at = the network's time) and reads the page again; the page is
-//   not complete while the network may have more. A message
-//   archived already (same network id) is not archived twice. Queries
-//   with ids, a nick, start or after-id do not page the network.
+//   order; at = the network's time; the user's own messages outgoing) and
+//   reads the page again; the page is not complete while the network may
+//   have more. A message archived already (same network id) is not
+//   archived twice. Queries with ids, a nick or a resource, start or
+//   after-id do not page the network.
 // - Retention: archive.retentionDays (config), pruned at start and hourly in
 //   bounded batches. archive.enabled false: no text is stored and nothing
 //   here is offered (service-unavailable), but ids still are (messages.ts).
@@ -41,6 +44,7 @@ import type { GatewayDomain } from '../core/core.js';
 import { GatewayError } from '../core/errors.js';
 import type { ArchiveEntry, ArchiveScope } from '../store/index.js';
 import type { ArchivePage } from '../store/repositories/archive.js';
+import type { NetworkAddress } from '../networks/types.js';
 import type { Target } from './addressing.js';
 import type { XmppContext, XmppModule } from './context.js';
 import { contentFromIncoming, renderMessage, stamp, type MessageContent } from './message-codec.js';
@@ -264,32 +268,64 @@ interface Backfill {
 }
 const NOTHING: Backfill = { archived: 0, more: false };
 
-/** Backfills in progress, per user and room: parallel queries share one (no message archived twice). */
+/** Backfills in progress, per user and conversation: parallel queries share one (no message archived twice). */
 const backfilling = new Map<string, Promise<Backfill>>();
+
+/** The conversation a backfill fills: a room, or the one-to-one chat with a contact. */
+interface BackfillTarget {
+  gateway: GatewayDomain;
+  address: NetworkAddress;
+  /** The archive's conversation: the room's or the contact's bare JID. */
+  conversation: string;
+  kind: ArchiveScope['kind'];
+  /** Groupchat: the user's nick (their own messages are outgoing). */
+  nick?: string;
+}
+
+/**
+ * The conversation a backward page may fill from the network: a room the
+ * user is in (queried at its JID), or a contact of the queried gateway (the
+ * `with` of a query to the gateway domain). Null for anything else.
+ */
+async function backfillTarget(context: XmppContext, to: string, withJid: string | undefined, scope: ArchiveScope, userJid: string): Promise<BackfillTarget | null> {
+  const target = await context.addressing.resolve(to);
+  if (!scope.conversation || !target.gateway.network.capabilities.has('history')) return null;
+  if (scope.kind === 'groupchat') {
+    if (target.kind !== 'room') return null;
+    const room = context.core.session(target.gateway, userJid)?.room(target.address);
+    if (!room || room.joining) return null;
+    return { gateway: target.gateway, address: target.address, conversation: target.bare, kind: 'groupchat', nick: room.nick };
+  }
+  const gateway = target.gateway;
+  if (withJid === undefined) return null;
+  const contact = await context.addressing.resolve(parseJid(withJid).bare().toString()).catch(() => null);
+  if (!contact || contact.kind !== 'contact' || contact.gateway !== gateway) return null;
+  return { gateway, address: contact.address, conversation: contact.bare, kind: 'chat' };
+}
 
 /**
  * Asks the network for the messages before the oldest archived one of a
- * room and archives them before it (see the header). Never throws (the page
- * is served from what there is).
+ * conversation (the most recent ones when none is archived) and archives
+ * them before it (see the header). Never throws (the page is served from
+ * what there is).
  */
-async function backfillRoom(context: XmppContext, target: Target, userJid: string, scope: ArchiveScope, wanted: number): Promise<Backfill> {
-  if (target.kind !== 'room' || !target.gateway.network.capabilities.has('history')) return NOTHING;
+async function backfill(context: XmppContext, target: BackfillTarget, userJid: string, scope: ArchiveScope, wanted: number): Promise<Backfill> {
   const session = context.core.session(target.gateway, userJid);
-  const room = session?.room(target.address);
   const history = session?.remote.history?.bind(session.remote);
-  if (!session || !room || room.joining || !history) return NOTHING;
-  const key = `${userJid}\n${target.bare.toLowerCase()}`;
+  if (!session || !history) return NOTHING;
+  const key = `${userJid}\n${target.conversation.toLowerCase()}`;
   const running = backfilling.get(key);
   if (running) return running;
   const work = (async () => {
     try {
       const bounds = await context.store.archive.bounds(scope);
       const oldest = bounds?.first.networkIds[0];
-      if (!oldest) return NOTHING;
+      // An archived message without a network id gives no place to page back from.
+      if (bounds && !oldest) return NOTHING;
       const cutoff = Date.now() - context.config.archive.retentionDays * DAY_MS;
       const limit = Math.min(wanted, MAM_MAX_PAGE);
-      const older = await history(target.address, { before: oldest, limit });
-      // A full answer: there may be more before it (a short one reached the room's beginning).
+      const older = await history(target.address, { ...(oldest ? { before: oldest } : {}), limit });
+      // A full answer: there may be more before it (a short one reached the beginning).
       let more = older.length >= limit;
       let archived = 0;
       // Newest first: each prepend sorts before the one before it.
@@ -298,14 +334,15 @@ async function backfillRoom(context: XmppContext, target: Target, userJid: strin
           more = false; // past the retention: what is older would be pruned anyway
           break;
         }
-        if (await context.store.archive.byNetworkId(userJid, target.bare, message.id)) continue;
+        if (await context.store.archive.byNetworkId(userJid, target.conversation, message.id)) continue;
+        const outgoing = message.own === true || (target.kind === 'groupchat' && nick === target.nick);
         await context.store.archive.prepend({
           userJid,
           network: target.gateway.name,
-          kind: 'groupchat',
-          conversation: target.bare,
-          outgoing: message.own === true || nick === room.nick,
-          nick,
+          kind: target.kind,
+          conversation: target.conversation,
+          outgoing,
+          ...(target.kind === 'groupchat' ? { nick } : {}),
           networkIds: [message.id],
           content: contentFromIncoming(message) as Record<string, unknown>,
           ...(message.timestamp ? { sentAt: message.timestamp } : {}),
@@ -314,7 +351,7 @@ async function backfillRoom(context: XmppContext, target: Target, userJid: strin
       }
       return { archived, more };
     } catch (err) {
-      context.log.info({ err: (err as Error).message, room: target.bare }, 'archive: no older history from the network');
+      context.log.info({ err: (err as Error).message, conversation: target.conversation }, 'archive: no older history from the network');
       return NOTHING;
     } finally {
       backfilling.delete(key);
@@ -324,14 +361,15 @@ async function backfillRoom(context: XmppContext, target: Target, userJid: strin
   return work;
 }
 
-/** Whether a page warrants asking the network for older history. */
+/** Whether a page warrants asking the network for older history: a backward page of a whole room or one-to-one chat that reached the archive's start. */
 function reachedArchiveStart(query: MamQuery, scope: ArchiveScope, page: ArchivePage): boolean {
   return (
     query.before !== undefined &&
     page.complete &&
     page.entries.length < query.max &&
-    scope.kind === 'groupchat' &&
+    scope.conversation !== undefined &&
     scope.nick === undefined &&
+    (scope.resource === undefined || scope.resource === '') &&
     query.ids === undefined &&
     query.start === undefined &&
     query.afterId === undefined
@@ -417,11 +455,11 @@ function registerFor(context: XmppContext, gateway: GatewayDomain): void {
       });
     let page = await read();
     if (reachedArchiveStart(query, resolved.scope, page)) {
-      const target = await context.addressing.resolve(iq.to);
-      const backfill = await backfillRoom(context, target, userJid, resolved.scope, query.max - page.entries.length);
-      if (backfill.archived > 0) page = await read();
-      // The archive's start is not the room's: a client keeps paging back while the network may have more.
-      if (backfill.more) page = { ...page, complete: false };
+      const target = await backfillTarget(context, iq.to, query.with, resolved.scope, userJid);
+      const filled = target ? await backfill(context, target, userJid, resolved.scope, query.max - page.entries.length) : NOTHING;
+      if (filled.archived > 0) page = await read();
+      // The archive's start is not the conversation's: a client keeps paging back while the network may have more.
+      if (filled.more) page = { ...page, complete: false };
     }
     const ordered = query.flipPage ? [...page.entries].reverse() : page.entries;
     // Results first, in order, then the iq result (XEP-0313 §4).

@@ -2,7 +2,8 @@
 // homeserver stand-in: a room's name and avatar changing on Matrix reach the
 // XMPP user as a configuration change (status 104) with the new name and the
 // XEP-0486 avatar hash in disco#info, the avatar in the room's vCard and its
-// hash in a presence from the room (XEP-0153 style); encrypted rooms and
+// hash in a presence from the room (XEP-0153 style), which a room with an
+// avatar also sends after each join (as mod_vcard_muc); encrypted rooms and
 // direct chats (ponte cannot encrypt) are told once, messages still go out,
 // and encrypted messages become notices.
 import { describe, test, before, after } from 'node:test';
@@ -129,6 +130,31 @@ for (const [kind, start] of SERVERS) {
       hs.as(bob).say(roomId, 'after the same name');
       await alice.waitFor((s) => s.is('message') && s.getChildText('body') === 'after the same name', 10_000);
       assert.equal(alice.pending().filter(configChange(room)).length, 0);
+    });
+
+    test('joining a room with an avatar: after the join sequence, a presence from the room with its hash (as mod_vcard_muc), for each resource', async () => {
+      const image = Buffer.from('\x89PNG\r\n\x1a\n a room avatar from the start', 'latin1');
+      const hash = createHash('sha1').update(image).digest('hex');
+      const roomId = hs.as(bob).createRoom({ alias: `pictured${tag}` });
+      const mxc = hs.as(bob).upload(image, 'image/png', 'room.png');
+      hs.as(bob).setState(roomId, 'm.room.avatar', { url: mxc, info: { mimetype: 'image/png', size: image.length } });
+      const room = roomJid(`pictured${tag}`);
+      const avatarPresence = (s: XmlElement) => s.is('presence') && s.attrs.from === room && s.getChild('x', VCARD_UPDATE) !== undefined;
+
+      const joined = await joinRoom(alice, room, 'a');
+      assert.ok(!joined.some(avatarPresence), 'not inside the join sequence');
+      const update = await alice.waitFor(avatarPresence, 10_000);
+      assert.equal(update.attrs.type, undefined);
+      assert.equal(update.getChild('x', VCARD_UPDATE)!.getChildText('photo'), hash);
+
+      // Another resource of the user joins the room it is in already: it gets the hash too.
+      const second = await t.client('alice', 'second');
+      const sequence = await joinRoom(second, room, 'a');
+      assert.ok(sequence.some((s) => s.is('presence') && codes(s).includes(110)), sequence.map(String).join('\n'));
+      assert.ok(!sequence.some(avatarPresence), 'not inside the join sequence');
+      const again = await second.waitFor(avatarPresence, 10_000);
+      assert.equal(again.getChild('x', VCARD_UPDATE)!.getChildText('photo'), hash);
+      await second.stop();
     });
 
     test('a room with 2,000 members: joining it does not hold up the other rooms, and the whole occupant list arrives', async () => {

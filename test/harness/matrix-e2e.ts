@@ -68,14 +68,26 @@ export interface MamPage {
   count: number;
 }
 
-/** A MAM query on `archive` (a room JID), paged with RSM max/before (before: '' for the last page). */
-export async function mamQuery(client: TestXmppClient, archive: string, paging: { max?: number; before?: string } = {}): Promise<MamPage> {
+/**
+ * A MAM query on `archive` (a room JID, or the gateway domain with `with` = a contact),
+ * paged with RSM max/before (before: '' for the last page).
+ */
+export async function mamQuery(client: TestXmppClient, archive: string, paging: { max?: number; before?: string; with?: string } = {}): Promise<MamPage> {
   const queryId = `mq${++mamQueries}`;
   const set =
     paging.max !== undefined || paging.before !== undefined
       ? xml('set', { xmlns: RSM }, paging.max !== undefined ? xml('max', {}, String(paging.max)) : null, paging.before !== undefined ? xml('before', {}, paging.before) : null)
       : null;
-  const reply = await client.iq(xml('iq', { type: 'set', to: archive }, xml('query', { xmlns: MAM, queryid: queryId }, set)), 30_000);
+  const form =
+    paging.with !== undefined
+      ? xml(
+          'x',
+          { xmlns: DATA, type: 'submit' },
+          xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, MAM)),
+          xml('field', { var: 'with' }, xml('value', {}, paging.with)),
+        )
+      : null;
+  const reply = await client.iq(xml('iq', { type: 'set', to: archive }, xml('query', { xmlns: MAM, queryid: queryId }, form, set)), 30_000);
   const results: MamPage['results'] = [];
   for (;;) {
     const next = client.pending().find((s) => s.is('message') && s.getChild('result', MAM)?.attrs.queryid === queryId);

@@ -307,7 +307,8 @@ export class MatrixSession implements NetworkSession {
     return this.directRoom(to.id);
   }
 
-  private async directRoom(userId: string): Promise<string> {
+  /** The first joined room of m.direct for a user, if any. */
+  private async existingDirectRoom(userId: string): Promise<string | undefined> {
     for (const roomId of this.direct[userId] ?? []) {
       const known = this.views.get(roomId)?.members.get(this.userId)?.membership;
       if (known === 'join') return roomId;
@@ -319,6 +320,12 @@ export class MatrixSession implements NetworkSession {
         if (member.membership === 'join') return roomId;
       }
     }
+    return undefined;
+  }
+
+  private async directRoom(userId: string): Promise<string> {
+    const existing = await this.existingDirectRoom(userId);
+    if (existing) return existing;
     try {
       const roomId = await this.api.createRoom({ preset: 'trusted_private_chat', is_direct: true, invite: [userId] });
       this.direct = { ...this.direct, [userId]: [...(this.direct[userId] ?? []), roomId] };
@@ -552,27 +559,32 @@ export class MatrixSession implements NetworkSession {
   }
 
   /**
-   * History on demand (MAM paging back past the archive): the messages
-   * before the event `query.before` (a token to page from it comes from
-   * /context), else the most recent ones; oldest first, at most query.limit.
+   * History on demand (MAM paging back past the archive): the messages of a
+   * joined room or of the direct chat with a contact (never created for
+   * this: no direct room, no history) before the event `query.before` (a
+   * token to page from it comes from /context), else the most recent ones;
+   * oldest first, at most query.limit.
    */
   async history(conversation: NetworkAddress, query: HistoryQuery): Promise<Array<{ nick: string; message: IncomingMessage }>> {
-    const roomId = await this.targetRoom(conversation);
-    const view = this.view(roomId);
     const limit = Math.max(0, Math.min(query.limit, HISTORY_MAX));
     if (limit === 0) return [];
-    if (!query.before) return this.call('reading the history', () => this.recentHistory(roomId, view, limit));
+    const roomId = conversation.kind === 'contact' ? await this.call('finding the direct chat', () => this.existingDirectRoom(conversation.id)) : this.roomIdOf(conversation);
+    if (!roomId) return [];
+    const view = this.view(roomId);
     const before = query.before;
     return this.call('reading the history', async () => {
-      let from = (await this.api.eventContext(roomId, before)).start;
+      // No `from`: /messages starts at the latest event.
+      let from = before ? (await this.api.eventContext(roomId, before)).start : undefined;
+      let more = !before || from !== undefined;
       const events: RawEvent[] = []; // newest first
       let messages: Array<{ nick: string; message: IncomingMessage }> = [];
       // Pages until enough messages came (state events, reactions and edits do not count), bounded.
-      for (let pages = 0; from && pages < HISTORY_PAGES && messages.length < limit; pages++) {
-        const page = await this.api.messages(roomId, { dir: 'b', from, limit: Math.min(HISTORY_PAGE, limit) });
+      for (let pages = 0; more && pages < HISTORY_PAGES && messages.length < limit; pages++) {
+        const page = await this.api.messages(roomId, { dir: 'b', limit: Math.min(HISTORY_PAGE, limit), ...(from ? { from } : {}) });
         events.push(...page.chunk);
         messages = this.historyOf(view, [...events].reverse());
-        from = page.chunk.length > 0 ? page.end : undefined;
+        from = page.end;
+        more = page.chunk.length > 0 && from !== undefined;
       }
       return messages.slice(-limit);
     });

@@ -22,6 +22,7 @@ import { mamEnabled } from '../mam.js';
 import { contentFromIncoming } from '../message-codec.js';
 import type { InboundStanza } from '../router.js';
 import { xml, type Element } from '../stanza.js';
+import { vcardUpdateElement } from '../vcard.js';
 import { DELIVERY_ERRORS, errorCondition, newId, occupantCaps, ownItem, sendInOrder, type OccupantTarget, type RoomTarget } from './common.js';
 import { parseHistoryRequest, selectHistory, type HistoryRequest } from './history.js';
 import { historyMessage, MUC_NS, occupantPresence, STATUS, subjectMessage, unavailablePresence } from './stanzas.js';
@@ -77,8 +78,11 @@ export function subjectAuthor(room: RoomState, by = room.subject?.by): string | 
   return by === room.nick || room.participants.has(by) ? by : undefined;
 }
 
-/** Sends the join sequence to one resource and adds it to the room, with nothing in between. */
-function admitResource(context: XmppContext, gateway: GatewayDomain, room: RoomState, stanza: InboundStanza, codes: number[]): Promise<void> {
+/**
+ * Sends the join sequence to one resource and adds it to the room, with
+ * nothing in between; then, after it, the room's avatar hash (below).
+ */
+function admitResource(context: XmppContext, session: Session, gateway: GatewayDomain, room: RoomState, stanza: InboundStanza, codes: number[]): Promise<void> {
   room.resources.delete(stanza.from);
   const sequence = joinSequence(room, {
     to: stanza.from,
@@ -89,7 +93,26 @@ function admitResource(context: XmppContext, gateway: GatewayDomain, room: RoomS
   });
   const sent = sendInOrder(context, sequence);
   room.resources.add(stanza.from);
+  // Not awaited: reading the avatar from the network holds up neither the join nor its archive.
+  void sent.then(() => sendRoomAvatar(context, session, room, stanza.from));
   return sent;
+}
+
+/**
+ * A room with an avatar tells a resource that joins it the avatar's hash,
+ * as Prosody's mod_vcard_muc does: a presence from the room's bare JID with
+ * vcard-temp:x:update (XEP-0153), after the join. A room without one sends
+ * nothing on join (a removed avatar is told when it changes). Never throws.
+ */
+async function sendRoomAvatar(context: XmppContext, session: Session, room: RoomState, to: string): Promise<void> {
+  try {
+    if (!session.loggedIn || !session.remote.roomInfo) return;
+    const image = (await session.remote.roomInfo(room.address)).avatar?.data;
+    if (!image || image.length === 0 || !room.resources.has(to)) return;
+    await context.send(xml('presence', { from: room.jid, to }, vcardUpdateElement(image)));
+  } catch (err) {
+    context.log.info({ err: (err as Error).message, room: room.jid }, 'the room avatar could not be read for a join');
+  }
 }
 
 /** Applies what the network said on join to the room state. */
@@ -179,7 +202,7 @@ async function joinOnNetwork(context: XmppContext, session: Session, target: Occ
   if (room.created) codes.push(STATUS.created);
   if (joined.nick !== target.nick) codes.push(STATUS.nickAssigned);
   room.joining = null;
-  const sent = admitResource(context, gateway, room, stanza, codes);
+  const sent = admitResource(context, session, gateway, room, stanza, codes);
   replayDeferred(context, room);
   finish();
   await sent;
@@ -243,11 +266,11 @@ export async function onAvailable(context: XmppContext, stanza: InboundStanza, t
   const joinRequest = stanza.stanza.getChild('x', MUC_NS) !== undefined;
   if (!room.resources.has(stanza.from)) {
     // Another resource of the user is in: share its nick (210 if this one asked for another).
-    return admitResource(context, gateway, room, stanza, target.nick !== room.nick ? [STATUS.nickAssigned] : []);
+    return admitResource(context, session, gateway, room, stanza, target.nick !== room.nick ? [STATUS.nickAssigned] : []);
   }
   if (target.nick !== room.nick) return changeNick(context, session, room, target);
   // A client that believes it is out rejoins with <x/>: the full sequence again (XEP-0045 §7.2.1).
-  if (joinRequest) return admitResource(context, gateway, room, stanza, []);
+  if (joinRequest) return admitResource(context, session, gateway, room, stanza, []);
   // A status update: the network keeps no per-room status; reflect it so the client knows it is in.
   await sendInOrder(context, [ownPresenceTo(gateway, room, stanza.from)]);
 }
