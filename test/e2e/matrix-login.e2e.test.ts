@@ -21,33 +21,16 @@ import { makeTestCa, type TestCa } from '../harness/tls.js';
 import { connectClient, xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 import type { XmppServer } from '../harness/xmpp-server.js';
 import { startHomeserver, startWellKnown, type Homeserver } from '../matrix/homeserver.js';
+import { registrationForm } from '../harness/matrix-e2e.js';
 
 const MUC = 'http://jabber.org/protocol/muc';
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
-const REGISTER = 'jabber:iq:register';
-const DATA = 'jabber:x:data';
 const COMMANDS = 'http://jabber.org/protocol/commands';
 const DOMAIN = 'matrix.localhost';
 const HS = 'localhost';
 
 const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
 const roomJid = (alias: string) => `#${alias}%${HS}@${DOMAIN}`;
-
-const submit = (values: Record<string, string>) =>
-  xml(
-    'iq',
-    { type: 'set', to: DOMAIN },
-    xml(
-      'query',
-      { xmlns: REGISTER },
-      xml(
-        'x',
-        { xmlns: DATA, type: 'submit' },
-        xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
-        ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
-      ),
-    ),
-  );
 
 const command = (node: string) => xml('iq', { type: 'set', to: DOMAIN }, xml('command', { xmlns: COMMANDS, node, action: 'execute' }));
 const noteOf = (reply: XmlElement) => reply.getChild('command', COMMANDS)?.getChild('note')?.text() ?? '';
@@ -166,14 +149,14 @@ for (const [kind, start] of SERVERS) {
     test('a bare server name is resolved through its https .well-known; an access token logs in (single sign-on accounts)', async () => {
       assert.match(serverName(), /^localhost:\d+$/);
       // A certificate ponte does not trust is said to be the reason, not "unreachable".
-      const refused = await alice.iqRaw(submit({ homeserver: new URL(untrusted.url).host, token: 'syt_whatever' }), 30_000);
+      const refused = await alice.iqRaw(registrationForm({ homeserver: new URL(untrusted.url).host, token: 'syt_whatever' }), 30_000);
       assert.equal(refused.attrs.type, 'error', refused.toString());
       assert.ok(refused.getChild('error')?.getChild('remote-server-not-found', 'urn:ietf:params:xml:ns:xmpp-stanzas'), refused.toString());
       assert.match(refused.getChild('error')?.getChildText('text', 'urn:ietf:params:xml:ns:xmpp-stanzas') ?? '', /TLS certificate is not accepted \(\w+/);
 
       const logins = hs.logins.length;
       const token = hs.issueToken(me, `SSO${tag}DEVICE`);
-      await alice.iq(submit({ homeserver: serverName(), token }), 30_000);
+      await alice.iq(registrationForm({ homeserver: serverName(), token }), 30_000);
       assert.equal(hs.logins.length, logins, 'no password login: the given token is used');
 
       const roomId = hs.as(bob).createRoom({ alias: `sso${tag}` });
@@ -199,7 +182,7 @@ for (const [kind, start] of SERVERS) {
       assert.match(status, /failed/, status);
 
       const token = hs.issueToken(me, `SSO${tag}DEVICE2`);
-      await alice.iq(submit({ homeserver: serverName(), token }), 30_000);
+      await alice.iq(registrationForm({ homeserver: serverName(), token }), 30_000);
       assert.match(noteOf(await alice.iq(command('reconnect'), 30_000)), /online/);
       const roomId = hs.as(bob).createRoom({ alias: `back${tag}` });
       const self = await joinRoom(alice, roomJid(`back${tag}`), 'x');

@@ -12,31 +12,14 @@ import assert from 'node:assert/strict';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 import { startHomeserver, type Homeserver } from '../matrix/homeserver.js';
+import { registrationForm } from '../harness/matrix-e2e.js';
 
-const REGISTER = 'jabber:iq:register';
 const ROSTER = 'jabber:iq:roster';
-const DATA = 'jabber:x:data';
 const DOMAIN = 'matrix.localhost';
 const HS = 'localhost';
 
 const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
 const userJid = (localpart: string) => `${localpart}%${HS}@${DOMAIN}`;
-
-const submit = (values: Record<string, string>) =>
-  xml(
-    'iq',
-    { type: 'set', to: DOMAIN },
-    xml(
-      'query',
-      { xmlns: REGISTER },
-      xml(
-        'x',
-        { xmlns: DATA, type: 'submit' },
-        xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
-        ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
-      ),
-    ),
-  );
 
 const rosterPushOf = (jid: string) => (s: XmlElement) =>
   s.is('iq') && s.attrs.type === 'set' && (s.getChild('query', ROSTER)?.getChildren('item') ?? []).some((item) => item.attrs.jid === jid);
@@ -79,7 +62,7 @@ for (const [kind, start] of SERVERS) {
       alice = await t.client('alice');
       // Like every client: the roster first (Prosody delivers subscription approvals only to "interested" resources).
       await alice.iq(xml('iq', { type: 'get' }, xml('query', { xmlns: ROSTER })));
-      await alice.iq(submit({ homeserver: hs.url, username: `alice${tag}`, password: 'alice-secret' }));
+      await alice.iq(registrationForm({ homeserver: hs.url, username: `alice${tag}`, password: 'alice-secret' }));
       // XEP-0100 §4.1: the gateway enters the roster; from then on her server sends it her presence.
       await acceptOffer(alice, DOMAIN);
     });

@@ -11,27 +11,10 @@ import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.
 import { startPonte, type TestPonte } from '../harness/ponte.js';
 import { xml, type TestXmppClient } from '../harness/xmpp-client.js';
 import { startHomeserver, type Homeserver } from '../matrix/homeserver.js';
+import { registrationForm } from '../harness/matrix-e2e.js';
 
-const REGISTER = 'jabber:iq:register';
-const DATA = 'jabber:x:data';
 const DOMAIN = 'matrix.localhost';
 const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
-
-const submit = (values: Record<string, string>) =>
-  xml(
-    'iq',
-    { type: 'set', to: DOMAIN },
-    xml(
-      'query',
-      { xmlns: REGISTER },
-      xml(
-        'x',
-        { xmlns: DATA, type: 'submit' },
-        xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
-        ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
-      ),
-    ),
-  );
 
 async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -85,7 +68,7 @@ for (const [kind, start] of SERVERS) {
       const lounge = hs.as(sam).createRoom({ alias: `lounge${tag}` });
       hs.as(me).join(lounge);
       let alice: TestXmppClient = await t.client('alice');
-      await alice.iq(submit({ homeserver: hs.url, username: `rita${tag}`, password: 'rita-secret' }));
+      await alice.iq(registrationForm({ homeserver: hs.url, username: `rita${tag}`, password: 'rita-secret' }));
       await online(alice);
       const invitation = await alice.waitFor((s) => s.is('message') && s.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('invite') !== undefined, 10_000);
       assert.equal(bareOf(invitation.attrs.from), `#lounge${tag}%localhost@${DOMAIN}`);

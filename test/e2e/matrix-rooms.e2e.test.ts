@@ -12,11 +12,11 @@ import { createHash } from 'node:crypto';
 import { SERVERS, startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-client.js';
 import { MatrixHttpError, startHomeserver, type Homeserver } from '../matrix/homeserver.js';
+import { registrationForm } from '../harness/matrix-e2e.js';
 
 const MUC = 'http://jabber.org/protocol/muc';
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
 const DISCO_INFO = 'http://jabber.org/protocol/disco#info';
-const REGISTER = 'jabber:iq:register';
 const DATA = 'jabber:x:data';
 const VCARD = 'vcard-temp';
 const VCARD_UPDATE = 'vcard-temp:x:update';
@@ -31,22 +31,6 @@ const HS = 'localhost';
 const roomJid = (alias: string) => `#${alias}%${HS}@${DOMAIN}`;
 const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
 const codes = (el: XmlElement) => (el.getChild('x', MUC_USER)?.getChildren('status') ?? []).map((s) => Number(s.attrs.code));
-
-const submit = (values: Record<string, string>) =>
-  xml(
-    'iq',
-    { type: 'set', to: DOMAIN },
-    xml(
-      'query',
-      { xmlns: REGISTER },
-      xml(
-        'x',
-        { xmlns: DATA, type: 'submit' },
-        xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
-        ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
-      ),
-    ),
-  );
 
 /** Joins; resolves with everything up to the subject (the end of the join), or the error. */
 async function joinRoom(client: TestXmppClient, jid: string, nick: string): Promise<XmlElement[]> {
@@ -93,7 +77,7 @@ for (const [kind, start] of SERVERS) {
       hs.registerUser(`bob${tag}`, 'bob-secret', 'Bob');
       t = await startTestGateway(start);
       alice = await t.client('alice');
-      await alice.iq(submit({ homeserver: hs.url, username: `alice${tag}`, password: 'alice-secret' }));
+      await alice.iq(registrationForm({ homeserver: hs.url, username: `alice${tag}`, password: 'alice-secret' }));
     });
     after(async () => {
       await t?.stop();

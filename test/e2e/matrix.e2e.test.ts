@@ -14,11 +14,10 @@ import { xml, type TestXmppClient, type XmlElement } from '../harness/xmpp-clien
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MatrixHttpError, startHomeserver, startWellKnown, type Homeserver } from '../matrix/homeserver.js';
+import { registrationForm } from '../harness/matrix-e2e.js';
 
 const MUC = 'http://jabber.org/protocol/muc';
 const MUC_USER = 'http://jabber.org/protocol/muc#user';
-const REGISTER = 'jabber:iq:register';
-const DATA = 'jabber:x:data';
 const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 const CHATSTATES = 'http://jabber.org/protocol/chatstates';
 const CORRECT = 'urn:xmpp:message-correct:0';
@@ -35,22 +34,6 @@ const roomJid = (alias: string) => `#${alias}%${HS}@${DOMAIN}`;
 const userJid = (localpart: string) => `${localpart}%${HS}@${DOMAIN}`;
 const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
 const codes = (el: XmlElement) => (el.getChild('x', MUC_USER)?.getChildren('status') ?? []).map((s) => Number(s.attrs.code));
-
-const submit = (values: Record<string, string>) =>
-  xml(
-    'iq',
-    { type: 'set', to: DOMAIN },
-    xml(
-      'query',
-      { xmlns: REGISTER },
-      xml(
-        'x',
-        { xmlns: DATA, type: 'submit' },
-        xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
-        ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
-      ),
-    ),
-  );
 
 function errorOf(reply: XmlElement): { condition: string; text: string } {
   assert.equal(reply.attrs.type, 'error', reply.toString());
@@ -127,15 +110,15 @@ for (const [kind, start] of SERVERS) {
     });
 
     test('registration: wrong password refused, .well-known followed, device named ponte, token stored sealed', async () => {
-      const wrong = errorOf(await alice.iqRaw(submit({ homeserver: delegation.url, username: `alice${tag}`, password: 'nope' })));
+      const wrong = errorOf(await alice.iqRaw(registrationForm({ homeserver: delegation.url, username: `alice${tag}`, password: 'nope' })));
       assert.equal(wrong.condition, 'not-authorized');
       assert.match(wrong.text, /wrong username or password/);
-      const unreachable = errorOf(await alice.iqRaw(submit({ homeserver: 'http://127.0.0.1:1', username: `alice${tag}`, password: 'x' })));
+      const unreachable = errorOf(await alice.iqRaw(registrationForm({ homeserver: 'http://127.0.0.1:1', username: `alice${tag}`, password: 'x' })));
       assert.equal(unreachable.condition, 'remote-server-not-found');
-      const badToken = errorOf(await alice.iqRaw(submit({ homeserver: hs.url, token: 'syt_wrong' })));
+      const badToken = errorOf(await alice.iqRaw(registrationForm({ homeserver: hs.url, token: 'syt_wrong' })));
       assert.equal(badToken.condition, 'not-authorized');
 
-      await alice.iq(submit({ homeserver: delegation.url, username: `alice${tag}`, password: 'alice-secret' }));
+      await alice.iq(registrationForm({ homeserver: delegation.url, username: `alice${tag}`, password: 'alice-secret' }));
       const login = hs.logins.at(-1)!;
       assert.equal(login.initial_device_display_name, 'ponte XMPP gateway');
       const user = await t.gateway.ponte.store.users.find('alice@localhost');
@@ -490,7 +473,7 @@ for (const [kind, start] of SERVERS) {
       const notice = await alice.waitFor((s) => s.is('message') && s.attrs.from === DOMAIN && /soft logout/.test(s.getChildText('body') ?? ''), 40_000);
       assert.match(notice.getChildText('body')!, /register with the Matrix gateway again .*"Reconnect"/);
       // Logging in again: a new registration, then the Reconnect command.
-      await alice.iq(submit({ homeserver: hs.url, username: `alice${tag}`, password: 'alice-secret' }));
+      await alice.iq(registrationForm({ homeserver: hs.url, username: `alice${tag}`, password: 'alice-secret' }));
       const reconnected = await alice.iq(xml('iq', { type: 'set', to: DOMAIN }, xml('command', { xmlns: COMMANDS, node: 'reconnect', action: 'execute' })));
       assert.match(reconnected.getChild('command', COMMANDS)?.getChild('note')?.text() ?? '', /online/);
       const roomId = hs.as(bob).createRoom({ alias: `again${tag}` });

@@ -13,25 +13,26 @@ export const HS = 'localhost';
 export const roomJid = (alias: string) => `#${alias}%${HS}@${MATRIX_DOMAIN}`;
 export const bareOf = (jid: string | undefined) => (jid ?? '').split('/')[0]!;
 
-/** Registers the client with the Matrix gateway (XEP-0077 form): homeserver URL, username, password. */
-export async function registerMatrix(client: TestXmppClient, homeserver: string, username: string, password: string): Promise<void> {
-  const values = { homeserver, username, password };
-  await client.iq(
+/** The XEP-0077 form a client submits to the Matrix gateway (homeserver, then username + password or token). */
+export const registrationForm = (values: Record<string, string>) =>
+  xml(
+    'iq',
+    { type: 'set', to: MATRIX_DOMAIN },
     xml(
-      'iq',
-      { type: 'set', to: MATRIX_DOMAIN },
+      'query',
+      { xmlns: REGISTER },
       xml(
-        'query',
-        { xmlns: REGISTER },
-        xml(
-          'x',
-          { xmlns: DATA, type: 'submit' },
-          xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
-          ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
-        ),
+        'x',
+        { xmlns: DATA, type: 'submit' },
+        xml('field', { var: 'FORM_TYPE', type: 'hidden' }, xml('value', {}, REGISTER)),
+        ...Object.entries(values).map(([name, value]) => xml('field', { var: name }, xml('value', {}, value))),
       ),
     ),
   );
+
+/** Registers the client with the Matrix gateway: homeserver URL, username, password. */
+export async function registerMatrix(client: TestXmppClient, homeserver: string, username: string, password: string): Promise<void> {
+  await client.iq(registrationForm({ homeserver, username, password }));
 }
 
 /** Joins a room JID as `nick`; resolves with every stanza from the room up to the subject (the end of the join). */
