@@ -157,10 +157,14 @@ export class MatrixApi {
     options: { query?: Record<string, string>; body?: unknown; timeoutMs?: number; signal?: AbortSignal; prefix?: string; raw?: boolean } = {},
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      // Not the SDK's localTimeoutMs: it starts a timer it never clears, which kept the process alive for
+      // the whole timeout (a sync's 60 s and more) after shutdown. AbortSignal.timeout's timer does not.
+      const signals = [options.signal, options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined].filter(
+        (signal): signal is AbortSignal => signal !== undefined,
+      );
       try {
         return await this.client.http.authedRequest<T>(method, path, options.query, options.body as never, {
-          ...(options.timeoutMs ? { localTimeoutMs: options.timeoutMs } : {}),
-          ...(options.signal ? { abortSignal: options.signal } : {}),
+          ...(signals.length > 0 ? { abortSignal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
           ...(options.prefix ? { prefix: options.prefix } : {}),
         } as never);
       } catch (err) {
