@@ -39,7 +39,7 @@ import { chatStateOf, EchoWaiters, EXTRA_CAPS, ReactionBook, typingOf, TypingThr
 import { isNetsplit, SplitHold, splitSummary } from './netsplit.js';
 import { backoffDelay, type BackoffOptions, type ConnectGate } from './reconnect.js';
 import type { ConnectionProfile } from './settings.js';
-import { lineBudget, splitMessage } from './split.js';
+import { IRC_LINE_MAX_BYTES, lineBudget, splitLine, splitMessage, utf8Bytes } from './split.js';
 import { SendQueue, TokenBucket } from './throttle.js';
 import { ChannelOps } from './channel-ops.js';
 import { answerCtcp } from './ctcp.js';
@@ -650,7 +650,7 @@ export class IrcConnection {
     this.splits.forget(lower);
     if (this.phase !== 'online') return;
     // The user leaves whatever the reason's length: a reason over the line's budget is cut.
-    const why = reason ? fitUtf8(oneLine(reason), MAX_LINE_BYTES - Buffer.byteLength(`PART ${state.name} :`)) : '';
+    const why = reason ? firstPiece(oneLine(reason), MAX_LINE_BYTES - utf8Bytes(`PART ${state.name} :`)) : '';
     this.enqueueQuietly([ircLine('PART', why ? [state.name, why] : [state.name])]);
   }
 
@@ -808,7 +808,7 @@ export class IrcConnection {
     this.channels.clear();
     if (this.phase !== 'online') return this.shutdown(reason);
     this.phase = 'quitting';
-    this.outbox.push({ line: ircLine('QUIT', [fitUtf8(oneLine(reason), MAX_LINE_BYTES - 'QUIT :'.length) || 'bye']), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
+    this.outbox.push({ line: ircLine('QUIT', [firstPiece(oneLine(reason), MAX_LINE_BYTES - 'QUIT :'.length) || 'bye']), index: 0, message: { remaining: 1, settled: false, ids: [], resolve() {}, reject() {} } });
     // Time for the lines queued before the QUIT to go out at the throttled pace, then 3 s for the server's answer.
     const drain = this.throttle.burst === -1 ? 0 : (this.outbox.pending() * 1000) / this.throttle.linesPerSecond;
     const timer = setTimeout(() => this.shutdown(reason), Math.min(drain, 60_000) + 3_000);
@@ -1127,7 +1127,7 @@ function oneLine(text: string): string {
  * reading the connection altogether (ngircd did): such a line is refused
  * before it is queued, never written.
  */
-export const MAX_LINE_BYTES = 510;
+export const MAX_LINE_BYTES = IRC_LINE_MAX_BYTES - 2;
 
 export function checkLineLength(line: string): void {
   const withoutTags = line.startsWith('@') ? line.slice(line.indexOf(' ') + 1) : line;
@@ -1138,18 +1138,10 @@ export function checkLineLength(line: string): void {
   }
 }
 
-/** `text` cut to at most `bytes` UTF-8 bytes, never inside a character. */
-function fitUtf8(text: string, bytes: number): string {
-  if (Buffer.byteLength(text) <= bytes) return text;
-  let out = '';
-  let used = 0;
-  for (const char of text) {
-    const size = Buffer.byteLength(char);
-    if (used + size > bytes) break;
-    out += char;
-    used += size;
-  }
-  return out;
+/** The part of `text` that fits in `bytes` UTF-8 bytes, cut as message bodies are (split.ts). */
+function firstPiece(text: string, bytes: number): string {
+  // Fewer than 4 bytes cannot be relied on to hold a code point: no reason then.
+  return text === '' || bytes < 4 ? '' : (splitLine(text, bytes)[0]?.text ?? '');
 }
 
 function describeSocketError(err: (Error & { code?: string }) | undefined, where: string): string {
