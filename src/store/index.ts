@@ -77,6 +77,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const db = await openDatabase({ url: options.url, dataDir: options.dataDir, log: options.log });
   const { dataSource } = db;
   const time = timed(options.metrics);
+  const archive = new ArchiveRepository(dataSource, time, new UsersRepository(dataSource, time), options.log);
+  let closed: Promise<void> | undefined;
   return {
     engine: db.engine,
     users: new UsersRepository(dataSource, time),
@@ -84,7 +86,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     rooms: new MappingsRepository(dataSource, time, 'room_mappings', 'rooms'),
     contacts: new MappingsRepository(dataSource, time, 'contact_mappings', 'contacts'),
     messageIds: new MessageIdsRepository(dataSource, time),
-    archive: new ArchiveRepository(dataSource, time, new UsersRepository(dataSource, time)),
+    archive,
     roster: new RosterRepository(dataSource, time),
     appliedMigrations: db.appliedMigrations,
     dataSource,
@@ -92,6 +94,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     async ping() {
       await time('store.ping', () => sql(dataSource, 'SELECT 1'));
     },
-    close: () => db.close(),
+    // Appends still being written go first.
+    close: () => (closed ??= archive.settled().then(() => db.close())),
   };
 }

@@ -59,7 +59,7 @@ import type { ChatState, IncomingMessage, OutgoingMessage, SentReceipt } from '.
 import type { RoomState } from '../core/rooms.js';
 import type { Session } from '../core/sessions.js';
 import type { Capability, NetworkAddress } from '../networks/types.js';
-import type { ArchiveEntry, ArchiveKind, NewArchiveEntry } from '../store/repositories/archive.js';
+import type { ArchivedMessage, ArchiveEntry, ArchiveKind, NewArchiveEntry } from '../store/repositories/archive.js';
 import type { Target } from './addressing.js';
 import type { XmppContext, XmppModule } from './context.js';
 import { mamEnabled } from './mam.js';
@@ -165,7 +165,7 @@ function findByReference(context: XmppContext, conversation: Conversation, refer
 }
 
 /** The id an XMPP client uses to point at an archived message in this conversation. */
-function referenceTo(conversation: Conversation, entry: ArchiveEntry): string {
+function referenceTo(conversation: Conversation, entry: ArchivedMessage): string {
   return conversation.kind === 'groupchat' ? entry.id : (entry.originId ?? entry.xmppId);
 }
 
@@ -210,7 +210,7 @@ async function archive(
   context: XmppContext,
   conversation: Conversation,
   entry: Omit<NewArchiveEntry, 'userJid' | 'network' | 'kind' | 'conversation' | 'resource' | 'content'> & { content: MessageContent },
-): Promise<ArchiveEntry> {
+): Promise<ArchivedMessage> {
   const stored = await context.store.archive.append({
     ...entry,
     userJid: conversation.session.userJid,
@@ -295,7 +295,7 @@ function ownContent(parsed: ParsedMessage, body: string | undefined): MessageCon
 }
 
 /** Sends the reflection of the user's own groupchat message to every resource in the room. */
-function reflect(context: XmppContext, route: Route, entry: ArchiveEntry, id: string, content: MessageContent): Promise<void> {
+function reflect(context: XmppContext, route: Route, entry: ArchivedMessage, id: string, content: MessageContent): Promise<void> {
   const { conversation } = route;
   const room = conversation.room;
   if (!room || route.reflectTo.length === 0) return Promise.resolve();
@@ -756,7 +756,7 @@ function toUser(
   conversation: Conversation,
   fromNick: string | undefined,
   content: MessageContent,
-  options: { id?: string; entry?: ArchiveEntry; timestamp?: Date } = {},
+  options: { id?: string; entry?: ArchivedMessage; timestamp?: Date } = {},
 ): Promise<void> {
   const id = options.entry?.xmppId ?? options.id ?? randomUUID();
   const stanzaId = options.entry ? { id: options.entry.id, by: conversation.archiveJid } : undefined;

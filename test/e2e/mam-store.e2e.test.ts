@@ -41,7 +41,28 @@ function archiveSuite(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(stored.networkIds, ['n1', 'n2']);
       assert.deepEqual(stored.content, { body: 'hello' });
       assert.ok(stored.at instanceof Date);
+      await store.archive.settled(); // the row (and the user's) is written a moment later
       assert.ok(await store.users.find(ALICE));
+    });
+
+    test('appends close together are one write, in order, each readable at once; a row the database refuses loses only itself', async () => {
+      const conversation = '#batch@irc.example.org';
+      const taken = (await store.archive.append(entry({ conversation, content: { body: 'first' } }))).id;
+      // Not awaited one by one: all queued at once, written together.
+      const batch = await Promise.all([
+        store.archive.append(entry({ conversation, content: { body: 'b0' }, networkIds: ['batch-0'] })),
+        store.archive.append(entry({ conversation, id: taken, content: { body: 'same id' } })),
+        store.archive.append(entry({ userJid: 'new-in-batch@example.org', conversation, content: { body: 'b1' } })),
+        store.archive.append(entry({ conversation, content: { body: 'b2' }, networkIds: ['batch-2', 'batch-2b'] })),
+      ]);
+      assert.equal((await store.archive.byNetworkId(ALICE, conversation, 'batch-2b'))?.content?.body, 'b2', 'read straight after the append');
+      const page = await store.archive.query({ userJid: ALICE, network: 'irc', kind: 'groupchat', conversation }, { max: 10 });
+      assert.deepEqual(page.entries.map((e) => e.content?.body), ['first', 'b0', 'b2'], 'in append order; the duplicate id lost alone');
+      assert.deepEqual(page.entries[2]!.networkIds, ['batch-2', 'batch-2b']);
+      assert.deepEqual(page.entries.map((e) => e.id), [taken, batch[0]!.id, batch[3]!.id]);
+      const theirs = await store.archive.query({ userJid: 'new-in-batch@example.org', network: 'irc', kind: 'groupchat' }, { max: 10 });
+      assert.deepEqual(theirs.entries.map((e) => e.content?.body), ['b1'], 'a user without a row got one');
+      await assert.rejects(store.archive.append(entry({ conversation: '' })), TypeError, 'a bad entry is refused at once');
     });
 
     test('references: by stanza-id, id attribute or origin-id; by network id; own messages only for ownMessage', async () => {
@@ -130,6 +151,7 @@ function archiveSuite(name: string, open: () => Promise<Store>): void {
     test('retention prunes the oldest in bounded batches; unregistration and user deletion remove the rest', async () => {
       const user = 'old@example.org';
       for (let i = 0; i < 7; i++) await store.archive.append(entry({ userJid: user, content: { body: `o${i}` } }));
+      await store.archive.settled(); // written before the SQL below ages them
       await store.dataSource.query(`UPDATE archive a SET at = now() - interval '100 days' FROM users u WHERE u.id = a.user_id AND u.jid = $1`, [user]);
       const fresh = await store.archive.append(entry({ userJid: user, content: { body: 'fresh' } }));
       const cutoff = new Date(Date.now() - 90 * 86_400_000);
@@ -152,6 +174,20 @@ archiveSuite('archive on PGlite', () => {
   const dir = tempDir('archive-pglite');
   removeOnExit(dir);
   return openStore({ dataDir: dir, encryptionKey: KEY });
+});
+
+test('closing the store writes the appends still waiting', async () => {
+  const dir = tempDir('archive-close');
+  removeOnExit(dir);
+  const first = await openStore({ dataDir: dir, encryptionKey: KEY });
+  const appended = await first.archive.append({ userJid: ALICE, network: 'irc', kind: 'groupchat', conversation: ROOM, outgoing: false, content: { body: 'last words' } });
+  await first.close();
+  const again = await openStore({ dataDir: dir, encryptionKey: KEY });
+  try {
+    assert.equal((await again.archive.byReference(ALICE, ROOM, appended.id))?.content?.body, 'last words');
+  } finally {
+    await again.close();
+  }
 });
 
 describe('archive on PostgreSQL', () => {

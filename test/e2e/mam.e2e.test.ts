@@ -334,6 +334,7 @@ for (const [kind, start] of SERVERS) {
       // An old message, past the 30 days of retention: pruned when ponte starts.
       world.remoteDirect('frank', USER, 'ancient');
       await alice.waitFor((s) => s.getChildText('body') === 'ancient');
+      await ponte!.ponte.store.archive.settled(); // its row is written before the SQL below ages it
       await ponte!.ponte.store.dataSource.query(`UPDATE archive SET at = now() - interval '40 days' WHERE content->>'body' = 'ancient'`);
 
       await ponte!.stop();
@@ -372,6 +373,7 @@ for (const [kind, start] of SERVERS) {
       const deadline = Date.now() + 5000;
       while (world.callsOf('react').at(-1)?.args[1] !== networkId && Date.now() < deadline) await sleep(20);
       assert.equal(world.callsOf('react').at(-1)!.args[1], networkId);
+      await ponte!.ponte.store.archive.settled();
       const stored = (await ponte!.ponte.store.dataSource.query(`SELECT content FROM archive WHERE conversation = $1`, [jidOf('gina')])) as Array<{ content: unknown }>;
       assert.equal(stored.length, 3, 'the two messages and the reaction, as ids');
       assert.ok(!JSON.stringify(stored).includes('secret text') && !JSON.stringify(stored).includes('hello gina'), JSON.stringify(stored));
